@@ -1,0 +1,98 @@
+// Package app is the controller program as a library: Run parses the
+// command line and wires the mining core, the pools, the store and the web
+// server together. Tests run the whole controller in-process through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kilnfw/kiln/store"
+	"github.com/kilnfw/kiln/webui"
+)
+
+// Run runs the controller with the given arguments (without the program
+// name) until ctx ends. Subcommands: bench.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(ctx, args[1:], stdout, stderr)
+	}
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "kiln controller %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	}
+	level, _ := parseLevel(o.logLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, o, log)
+}
+
+// serve runs the controller proper.
+func serve(ctx context.Context, o *options, log *slog.Logger) error {
+	board, err := resolveBoard(o.board)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, o.data, log.With("pkg", "store"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	check, err := adminPassword(ctx, st, o.data, os.Getenv("KILN_ADMIN_PASSWORD"), log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.http)
+	if err != nil {
+		return fmt.Errorf("http: listen %s: %w", o.http, err)
+	}
+	defer ln.Close()
+
+	g, ctx := errgroup.WithContext(ctx)
+	pools, err := poolList(ctx, st, o, g, log)
+	if err != nil {
+		return err
+	}
+	c, err := newCore(coreConfig{
+		board: board, threads: o.threads, pools: pools, store: st, opts: o, log: log,
+	})
+	if err != nil {
+		return err
+	}
+	web := webui.New(webui.Config{Status: c, CheckPassword: check, Version: Version, Log: log.With("pkg", "webui")})
+	log.Info("web UI listening", "url", "http://"+ln.Addr().String()+"/")
+	g.Go(func() error { return web.Serve(ctx, ln) })
+	g.Go(func() error { return c.run(ctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("controller stopped")
+	return err
+}
+
+// resolveBoard turns --board into a backend name. Until the simulated board
+// exists, auto means the CPU.
+func resolveBoard(b string) (string, error) {
+	switch b {
+	case "auto", "cpu":
+		return "cpu", nil
+	default:
+		return "", fmt.Errorf("--board %s: the simulated board is not part of this build; use --board cpu", b)
+	}
+}

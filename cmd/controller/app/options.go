@@ -1,0 +1,81 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Version is the controller's version, set at build time with
+// -ldflags "-X github.com/kilnfw/kiln/cmd/controller/app.Version=…".
+var Version = "0.1.0-dev"
+
+// options are the controller's command-line settings. The names of --data,
+// --http, --board, --pool, --threads and --version are a contract that
+// fleet tools rely on.
+type options struct {
+	data        string
+	http        string
+	board       string
+	pools       []string
+	threads     int
+	version     bool
+	logLevel    string
+	protocolLog bool
+
+	demoDifficulty float64
+	failbackGrace  time.Duration
+	noWorkTimeout  time.Duration
+	rejectRun      int
+}
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", "data", "directory for the database and state")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "address of the web UI and REST API")
+	fs.StringVar(&o.board, "board", "auto", "hashing hardware: auto, sim or cpu")
+	fs.Func("pool", "pool URL stratum+tcp://USER:PASS@HOST:PORT (repeat, in priority order; replaces the saved list)", func(s string) error {
+		o.pools = append(o.pools, s)
+		return nil
+	})
+	fs.IntVar(&o.threads, "threads", 0, "CPU backend worker threads (0: one per core)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.protocolLog, "protocol-log", false, "log every Stratum line sent and received")
+	fs.Float64Var(&o.demoDifficulty, "demo-difficulty", 0, "share difficulty of the embedded demo pool (0: sized for this CPU)")
+	fs.DurationVar(&o.failbackGrace, "failback-grace", 60*time.Second, "how long a higher-priority pool must stay healthy before switching back to it")
+	fs.DurationVar(&o.noWorkTimeout, "no-work-timeout", 120*time.Second, "fail over when the active pool sends no new job for this long")
+	fs.IntVar(&o.rejectRun, "reject-run", 10, "fail over after this many consecutive rejected shares")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch o.board {
+	case "auto", "cpu", "sim":
+	default:
+		return nil, fmt.Errorf("--board %q: want auto, sim or cpu", o.board)
+	}
+	if o.threads < 0 {
+		return nil, errors.New("--threads must be >= 0")
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}

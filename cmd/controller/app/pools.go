@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kilnfw/kiln/hal/cpu/kernel"
+	"github.com/kilnfw/kiln/store"
+	"github.com/kilnfw/kiln/stratumproxy"
+)
+
+// poolList returns the pools to mine on, in priority order: those given with
+// --pool (which replace the saved list), else the saved list, else the
+// embedded demo pool, started here on loopback.
+func poolList(ctx context.Context, st *store.Store, o *options, g *errgroup.Group, log *slog.Logger) ([]stratumproxy.PoolConfig, error) {
+	if len(o.pools) > 0 {
+		saved := make([]store.Pool, len(o.pools))
+		for i, raw := range o.pools {
+			p, err := splitPoolURL(raw)
+			if err != nil {
+				return nil, err
+			}
+			saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: true}
+		}
+		if err := st.ReplacePools(ctx, saved); err != nil {
+			return nil, err
+		}
+	}
+	saved, err := st.Pools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pools []stratumproxy.PoolConfig
+	for _, p := range saved {
+		if p.Enabled {
+			pools = append(pools, stratumproxy.PoolConfig{URL: p.URL, User: p.User, Password: p.Password})
+		}
+	}
+	if len(pools) > 0 {
+		return pools, nil
+	}
+	demo, err := startDemoPool(ctx, o, g, log.With("pkg", "demopool"))
+	if err != nil {
+		return nil, err
+	}
+	return []stratumproxy.PoolConfig{demo}, nil
+}
+
+// splitPoolURL separates the USER:PASS@ part of a pool URL, which travels in
+// mining.authorize rather than in the connection.
+func splitPoolURL(raw string) (stratumproxy.PoolConfig, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return stratumproxy.PoolConfig{}, fmt.Errorf("--pool %q: want stratum+tcp://USER:PASS@HOST:PORT", raw)
+	}
+	switch u.Scheme {
+	case "stratum+tcp", "stratum+ssl", "stratum+tls":
+	default:
+		return stratumproxy.PoolConfig{}, fmt.Errorf("--pool %q: scheme must be stratum+tcp, stratum+ssl or stratum+tls", raw)
+	}
+	p := stratumproxy.PoolConfig{URL: u.Scheme + "://" + u.Host}
+	if u.User != nil {
+		p.User = u.User.Username()
+		p.Password, _ = u.User.Password()
+	}
+	return p, nil
+}
+
+// startDemoPool serves the embedded demo pool on a loopback port and returns
+// its pool entry.
+func startDemoPool(ctx context.Context, o *options, g *errgroup.Group, log *slog.Logger) (stratumproxy.PoolConfig, error) {
+	diff := o.demoDifficulty
+	if diff <= 0 {
+		diff = demoDifficulty(o.threads)
+	}
+	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{
+		Difficulty:  diff,
+		ProtocolLog: o.protocolLog,
+		Log:         log,
+	})
+	if err != nil {
+		return stratumproxy.PoolConfig{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return stratumproxy.PoolConfig{}, fmt.Errorf("demo pool: %w", err)
+	}
+	g.Go(func() error { return srv.Serve(ctx, ln) })
+	url := "stratum+tcp://" + ln.Addr().String()
+	log.Info("no pool configured: mining to the embedded demo pool", "url", url, "difficulty", diff)
+	return stratumproxy.PoolConfig{URL: url, User: "kiln-demo", Password: "x"}, nil
+}
+
+// demoDifficulty sizes the demo pool's share difficulty to this machine: a
+// power of two giving roughly one share a second, from a 50 ms measurement of
+// the hashing kernel on one core.
+func demoDifficulty(threads int) float64 {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	var mid [8]uint32
+	var tail [3]uint32
+	var out []uint32
+	n, start := uint32(0), time.Now()
+	for time.Since(start) < 50*time.Millisecond {
+		out = kernel.Scan(&mid, &tail, n, 1<<16, 0, out[:0])
+		n += 1 << 16
+	}
+	rate := float64(n) / time.Since(start).Seconds() * float64(threads)
+	return math.Exp2(math.Floor(math.Log2(rate / (1 << 32))))
+}

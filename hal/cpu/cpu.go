@@ -1,0 +1,120 @@
+// Package cpu is the CPU hashing backend for test rigs: one worker per core,
+// each scanning whole work units with the fastest SHA-256d kernel the CPU
+// offers (hal/cpu/kernel). It speaks the same Work/Result contract as a hash
+// board, so everything above it runs unchanged on a PC.
+package cpu
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kilnfw/kiln/hal/cpu/kernel"
+	"github.com/kilnfw/kiln/mining"
+)
+
+// chunk is how many nonces a worker hashes between checks for newer work:
+// about 20–40 ms at CPU speeds, so a clean job is picked up promptly while
+// the check costs nothing measurable.
+const chunk = 1 << 19
+
+// DefaultReportLimit is the top-word limit below which workers report
+// nonces: 1 in 65536 hashes, a few hundred results per second per core, so
+// the 5-second hashrate estimate is smooth while host re-verification costs
+// well under 0.1% of a core. Jobs whose share target is easier raise it.
+const DefaultReportLimit = 0x0000ffff
+
+// WorkSource hands out work units; mining.Dispatcher is one.
+type WorkSource interface {
+	Next(ctx context.Context) (*mining.Work, error)
+}
+
+// Config configures a Backend.
+type Config struct {
+	// Threads is the number of workers; 0 means one per CPU core.
+	Threads int
+	// Work supplies work units.
+	Work WorkSource
+	// Results receives every reported nonce, from the worker goroutines.
+	Results func(mining.Result)
+	// ReportLimit overrides DefaultReportLimit (tests, benchmarks).
+	ReportLimit uint32
+	Log         *slog.Logger
+}
+
+// Backend hashes on the host CPU.
+type Backend struct {
+	cfg    Config
+	hashes atomic.Uint64
+}
+
+// New returns a backend; Run starts it.
+func New(cfg Config) (*Backend, error) {
+	if cfg.Work == nil || cfg.Results == nil {
+		return nil, errors.New("cpu: config needs Work and Results")
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.NumCPU()
+	}
+	if cfg.ReportLimit == 0 {
+		cfg.ReportLimit = DefaultReportLimit
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Backend{cfg: cfg}, nil
+}
+
+// Units returns the number of hashing workers.
+func (b *Backend) Units() int { return b.cfg.Threads }
+
+// Kernel names the SHA-256d kernel in use.
+func (b *Backend) Kernel() string { return kernel.Implementation() }
+
+// Hashes returns the number of nonces hashed so far.
+func (b *Backend) Hashes() uint64 { return b.hashes.Load() }
+
+// Run hashes until ctx ends.
+func (b *Backend) Run(ctx context.Context) error {
+	b.cfg.Log.Info("cpu backend started", "threads", b.cfg.Threads, "kernel", b.Kernel())
+	var wg sync.WaitGroup
+	for unit := range b.cfg.Threads {
+		wg.Go(func() { b.worker(ctx, unit) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (b *Backend) worker(ctx context.Context, unit int) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	out := make([]uint32, 0, 64)
+	for ctx.Err() == nil {
+		w, err := b.cfg.Work.Next(ctx)
+		if err != nil {
+			return
+		}
+		out = b.scan(ctx, w, unit, out)
+	}
+}
+
+// scan hashes the nonces of one work unit until it is done or expires.
+func (b *Backend) scan(ctx context.Context, w *mining.Work, unit int, out []uint32) []uint32 {
+	limit := max(b.cfg.ReportLimit, w.Job.ShareTarget.Top32())
+	target := mining.TargetFromTop32(limit)
+	mid, tail := w.Midstate, w.Tail()
+	for start := uint64(0); start < 1<<32; start += chunk {
+		if ctx.Err() != nil || w.Expired() {
+			return out
+		}
+		out = kernel.Scan(&mid, &tail, uint32(start), chunk, limit, out[:0])
+		b.hashes.Add(chunk)
+		for _, n := range out {
+			b.cfg.Results(mining.Result{Work: w, Nonce: n, Target: target, Unit: unit})
+		}
+	}
+	return out
+}
