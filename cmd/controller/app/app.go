@@ -62,6 +62,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		return fmt.Errorf("http: listen %s: %w", o.http, err)
 	}
 	defer ln.Close()
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	pools, err := poolList(ctx, st, o, g, log)
@@ -85,6 +88,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	log.Info("controller stopped")
 	return err
 }
+
+// listening, when set (by tests), learns the web server's address.
+var listening func(addr string)
 
 // resolveBoard turns --board into a backend name. Until the simulated board
 // exists, auto means the CPU.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/url"
 	"runtime"
 	"time"
 
@@ -57,20 +56,13 @@ func poolList(ctx context.Context, st *store.Store, o *options, g *errgroup.Grou
 // splitPoolURL separates the USER:PASS@ part of a pool URL, which travels in
 // mining.authorize rather than in the connection.
 func splitPoolURL(raw string) (stratumproxy.PoolConfig, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return stratumproxy.PoolConfig{}, fmt.Errorf("--pool %q: want stratum+tcp://USER:PASS@HOST:PORT", raw)
+	u, err := stratumproxy.ParsePoolURL(raw)
+	if err != nil {
+		return stratumproxy.PoolConfig{}, fmt.Errorf("--pool: %w", err)
 	}
-	switch u.Scheme {
-	case "stratum+tcp", "stratum+ssl", "stratum+tls":
-	default:
-		return stratumproxy.PoolConfig{}, fmt.Errorf("--pool %q: scheme must be stratum+tcp, stratum+ssl or stratum+tls", raw)
-	}
-	p := stratumproxy.PoolConfig{URL: u.Scheme + "://" + u.Host}
-	if u.User != nil {
-		p.User = u.User.Username()
-		p.Password, _ = u.User.Password()
-	}
+	p := stratumproxy.PoolConfig{User: u.User, Password: u.Password}
+	u.User, u.Password = "", ""
+	p.URL = u.String()
 	return p, nil
 }
 

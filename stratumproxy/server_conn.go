@@ -1,0 +1,371 @@
+package stratumproxy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// srvQueueLen is each connection's send queue, in lines. A miner that lets
+// it fill (it stopped reading) is dropped rather than allowed to stall the
+// job broadcast.
+const srvQueueLen = 64
+
+// srvWriteTimeout bounds one write to a miner.
+const srvWriteTimeout = 10 * time.Second
+
+// srvMaxWorkers bounds the names one connection may authorize.
+const srvMaxWorkers = 16
+
+// srvConn is one miner's connection. The reader goroutine handles requests;
+// the job broadcaster and the reader both queue lines under mu, so the
+// miner sees them in the order they were decided; a writer goroutine
+// drains the queue.
+type srvConn struct {
+	s        *Server
+	nc       net.Conn // nil in tests that drive handleLine directly
+	id       uint64
+	log      *slog.Logger
+	opened   time.Time
+	out      chan []byte
+	stop     chan struct{} // closed when the reader is done
+	dead     atomic.Bool   // no more lines are queued
+	authed   atomic.Bool   // some worker authorized (ends the handshake timer)
+	killOnce sync.Once
+
+	mu         sync.Mutex
+	subscribed bool
+	active     bool // subscribed, authorized, first job sent
+	en1        []byte
+	sid        string // session id: hex of en1
+	agent      string
+	workers    map[string]bool
+	mask       uint32             // granted version-rolling mask; 0 = none
+	diff       float64            // share difficulty for jobs sent from now on
+	minDiff    float64            // the miner's minimum-difficulty, 0 = none
+	sentDiff   float64            // last mining.set_difficulty sent
+	jobDiff    map[string]float64 // difficulty each job was sent at
+	lastJob    string
+}
+
+func newSrvConn(s *Server, nc net.Conn, id uint64, queue int) *srvConn {
+	remote := ""
+	if nc != nil {
+		remote = nc.RemoteAddr().String()
+	}
+	return &srvConn{
+		s:       s,
+		nc:      nc,
+		id:      id,
+		log:     s.log.With("conn", id, "remote", remote),
+		opened:  time.Now(),
+		out:     make(chan []byte, queue),
+		stop:    make(chan struct{}),
+		workers: make(map[string]bool),
+		diff:    s.cfg.Difficulty,
+		jobDiff: make(map[string]float64),
+	}
+}
+
+// run serves the connection until it closes, then releases it.
+func (c *srvConn) run() {
+	c.log.Debug("miner connected")
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	reason := c.readLoop()
+	close(c.stop)
+	<-writerDone
+	c.kill()
+	c.s.unregister(c)
+	c.log.Info("miner disconnected", "reason", reason, "worker", c.firstWorker())
+}
+
+// readLoop reads and handles lines until the connection must close, and
+// says why.
+func (c *srvConn) readLoop() string {
+	r := bufio.NewReaderSize(c.nc, MaxLineServer)
+	for {
+		_ = c.nc.SetReadDeadline(c.readDeadline())
+		line, err := r.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			return "line too long"
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if !c.authed.Load() {
+				return "handshake timeout"
+			}
+			return "idle timeout"
+		case errors.Is(err, io.EOF):
+			return "closed by miner"
+		case err != nil:
+			return err.Error()
+		}
+		if !c.handleLine(line) {
+			return "protocol error"
+		}
+	}
+}
+
+// readDeadline is the idle deadline, or the handshake deadline while no
+// worker is authorized, whichever comes first.
+func (c *srvConn) readDeadline() time.Time {
+	d := time.Now().Add(c.s.cfg.IdleTimeout)
+	if !c.authed.Load() {
+		if hs := c.opened.Add(c.s.cfg.HandshakeTimeout); hs.Before(d) {
+			return hs
+		}
+	}
+	return d
+}
+
+// writeLoop drains the send queue; once the reader is done it writes what
+// is still queued (a final error reply) and returns.
+func (c *srvConn) writeLoop() {
+	w := bufio.NewWriter(c.nc)
+	for {
+		select {
+		case line := <-c.out:
+			if !c.write(w, line) {
+				c.kill()
+				return
+			}
+		case <-c.stop:
+			for {
+				select {
+				case line := <-c.out:
+					if !c.write(w, line) {
+						return
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// write writes one line, flushing when the queue is empty.
+func (c *srvConn) write(w *bufio.Writer, line []byte) bool {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(srvWriteTimeout))
+	if _, err := w.Write(line); err != nil {
+		c.log.Debug("write failed", "err", err)
+		return false
+	}
+	if len(c.out) > 0 {
+		return true
+	}
+	if err := w.Flush(); err != nil {
+		c.log.Debug("write failed", "err", err)
+		return false
+	}
+	return true
+}
+
+// send queues a line without blocking; a miner whose queue is full is
+// dropped.
+func (c *srvConn) send(line []byte) {
+	if c.dead.Load() {
+		return
+	}
+	if c.s.cfg.ProtocolLog {
+		c.log.Debug("stratum out", "line", string(bytes.TrimRight(line, "\n")))
+	}
+	select {
+	case c.out <- line:
+	default:
+		c.log.Warn("miner not reading, dropping connection", "queued", len(c.out))
+		c.kill()
+	}
+}
+
+// kill closes the connection (once); the reader and writer then stop.
+func (c *srvConn) kill() {
+	c.killOnce.Do(func() {
+		c.dead.Store(true)
+		if c.nc != nil {
+			_ = c.nc.Close()
+		}
+	})
+}
+
+func (c *srvConn) sessionID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sid
+}
+
+func (c *srvConn) firstWorker() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.workers {
+		return w
+	}
+	return ""
+}
+
+// handleLine handles one line from the miner and reports whether the
+// connection stays open. It never panics: a bug in a handler closes the
+// connection and is logged.
+func (c *srvConn) handleLine(line []byte) (keep bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("stratum server: panic handling a line", "panic", r,
+				"stack", string(debug.Stack()))
+			keep = false
+		}
+	}()
+	line = bytes.TrimRight(line, "\r\n")
+	if len(bytes.TrimSpace(line)) == 0 {
+		return true
+	}
+	m, err := ParseMessage(line)
+	if c.s.cfg.ProtocolLog {
+		c.logIn(m, line)
+	}
+	if err != nil {
+		if !srvIsJSONObject(line) {
+			// As ckpool does: a peer that does not speak JSON is not a miner.
+			c.send(Response(nil, nil, ErrorTriple(20, "invalid JSON, disconnecting")))
+			return false
+		}
+		if id := srvRawID(line); !isNull(id) {
+			c.send(Response(id, nil, ErrorTriple(20, err.Error())))
+		}
+		return true
+	}
+	if !m.IsRequest() {
+		return true // a reply; the server sends no requests that need one
+	}
+	c.dispatch(m)
+	return true
+}
+
+// logIn logs a received line, without the password of an authorize.
+func (c *srvConn) logIn(m *Message, line []byte) {
+	if m != nil && m.Method == MethodAuthorize {
+		user := ""
+		if ps := StringParams(m); len(ps) > 0 {
+			user = srvClip(ps[0])
+		}
+		c.log.Debug("stratum in", "method", m.Method, "worker", user)
+		return
+	}
+	if len(line) > 512 {
+		line = line[:512]
+	}
+	c.log.Debug("stratum in", "line", string(line))
+}
+
+func srvIsJSONObject(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+// srvRawID digs the id out of an object that failed to parse as a message.
+func srvRawID(line []byte) json.RawMessage {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(line, &v) != nil {
+		return nil
+	}
+	return v.ID
+}
+
+// reply answers a request; notifications (id null) get no reply.
+func (c *srvConn) reply(m *Message, result any, errVal any) {
+	if m.IsNotification() {
+		return
+	}
+	c.send(Response(m.ID, result, errVal))
+}
+
+// activateLocked starts mining once the connection is both subscribed and
+// authorized: the difficulty, then the current job with clean_jobs set.
+func (c *srvConn) activateLocked() {
+	if c.active || !c.subscribed || len(c.workers) == 0 {
+		return
+	}
+	j := c.s.book.current()
+	if j == nil {
+		return
+	}
+	c.active = true
+	c.sendDifficultyLocked()
+	c.sendJobLocked(j, j.notifyClean)
+}
+
+// pushJob sends a new job to a mining connection, preceded by
+// set_difficulty if the difficulty changed.
+func (c *srvConn) pushJob(j *srvJob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active || c.lastJob == j.job.ID {
+		return
+	}
+	if c.diff != c.sentDiff {
+		c.sendDifficultyLocked()
+	}
+	c.sendJobLocked(j, j.notifyUpdate)
+}
+
+func (c *srvConn) sendDifficultyLocked() {
+	c.sentDiff = c.diff
+	c.send(Notification(MethodSetDifficulty, c.diff))
+}
+
+// sendJobLocked sends a job line and records the difficulty the job
+// carries for this connection: the lowest it was ever sent at, so a
+// difficulty rise never voids shares already in flight.
+func (c *srvConn) sendJobLocked(j *srvJob, line []byte) {
+	id := j.job.ID
+	d := c.diff
+	if old, ok := c.jobDiff[id]; ok {
+		d = min(d, old)
+	}
+	c.jobDiff[id] = d
+	if len(c.jobDiff) > 2*srvJobWindow {
+		for k := range c.jobDiff {
+			if !c.s.book.known(k) {
+				delete(c.jobDiff, k)
+			}
+		}
+	}
+	c.lastJob = id
+	c.send(line)
+}
+
+// setDifficultyLocked changes the connection's difficulty. A mining
+// connection gets mining.set_difficulty at once, followed by the current
+// job re-sent with clean_jobs=false, so the new value governs work from
+// now on while shares on earlier jobs are still judged at the old one.
+func (c *srvConn) setDifficultyLocked(d float64) {
+	d = max(d, c.minDiff)
+	if d == c.diff {
+		return
+	}
+	c.diff = d
+	if !c.active {
+		return
+	}
+	j := c.s.book.current()
+	if j == nil {
+		return
+	}
+	c.sendDifficultyLocked()
+	n := j.notify
+	n.Clean = false
+	c.sendJobLocked(j, EncodeNotify(n))
+}
