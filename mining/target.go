@@ -17,9 +17,6 @@ type Target [32]byte
 // that every Stratum implementation divides by.
 var diff1 = new(big.Int).Lsh(big.NewInt(0xffff), 208)
 
-// two256 is 2^256, the size of the hash space.
-var two256 = new(big.Int).Lsh(big.NewInt(1), 256)
-
 // ErrBadDifficulty reports a difficulty that is not a finite positive number.
 var ErrBadDifficulty = errors.New("mining: difficulty must be a finite number > 0")
 

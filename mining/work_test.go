@@ -43,7 +43,9 @@ func TestSpaceSlotsAreDistinct(t *testing.T) {
 }
 
 // Hex32 is a local helper so the test reads like the wire form.
-func Hex32(v uint32) string { return hex.EncodeToString([]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}) }
+func Hex32(v uint32) string {
+	return hex.EncodeToString([]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
 
 // TestDispatcherNoOverlapNoGap proves the split: many units drawing work
 // concurrently receive every slot 0..n-1 exactly once.

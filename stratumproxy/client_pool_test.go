@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -481,12 +480,4 @@ func (p *cliAutoPool) handle(c *cliAutoConn, line []byte) *time.Ticker {
 		}
 	}
 	return nil
-}
-
-// cliDecode decodes raw JSON into v or fails.
-func cliDecode(t *testing.T, raw json.RawMessage, v any) {
-	t.Helper()
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatalf("decode %s: %v", raw, err)
-	}
 }
