@@ -26,8 +26,12 @@
   // formatHashrate: H/s, kH/s, MH/s, GH/s, TH/s...
   const formatHashrate = (hs) => scaled(hs, "H/s");
 
-  // formatDifficulty: 65536 -> "65.5 k".
-  const formatDifficulty = (d) => scaled(d, "").trim();
+  // formatDifficulty: 65536 -> "65.5 k"; test-pool difficulties below 1
+  // keep three significant digits (0.0078125 -> "0.00781").
+  function formatDifficulty(d) {
+    if (typeof d === "number" && d > 0 && d < 1) return d.toPrecision(3).replace(/0+$/, "");
+    return scaled(d, "").trim();
+  }
 
   function formatCount(n) {
     return typeof n === "number" ? n.toLocaleString("en-US") : "–";
@@ -80,7 +84,7 @@
     setText("best-share", formatDifficulty(s.best_share));
     setText("uptime", formatDuration(s.uptime_s));
     setText("board", s.board || "–");
-    setText("units", formatCount(s.units));
+    setText("units", formatCount(s.units) + (s.units === 1 ? " unit" : " units"));
     byId("rejected").classList.toggle("bad", s.rejected > 0);
     byId("hw-errors").classList.toggle("bad", s.hw_errors > 0);
   }
@@ -136,7 +140,9 @@
   }
 
   async function getJSON(path) {
-    const res = await fetch(path, {
+    // location.origin never carries user:pass@, which fetch() refuses when
+    // the page itself was opened with credentials in its URL.
+    const res = await fetch(new URL(path, location.origin), {
       credentials: "same-origin",
       cache: "no-store",
       headers: { Accept: "application/json" },
