@@ -304,6 +304,7 @@ type cliAutoPool struct {
 	// behaviour
 	down, refuseAuth, reject bool
 	notifyEvery              time.Duration
+	authDelay                time.Duration // a slow pool: wait this long before answering authorize
 	conns, submits           int
 	stop                     chan struct{}
 }
@@ -451,7 +452,7 @@ func (p *cliAutoPool) handle(c *cliAutoConn, line []byte) *time.Ticker {
 		return nil
 	}
 	p.mu.Lock()
-	refuse, reject, every := p.refuseAuth, p.reject, p.notifyEvery
+	refuse, reject, every, delay := p.refuseAuth, p.reject, p.notifyEvery, p.authDelay
 	p.mu.Unlock()
 	switch m.Method {
 	case MethodConfigure:
@@ -459,6 +460,7 @@ func (p *cliAutoPool) handle(c *cliAutoConn, line []byte) *time.Ticker {
 	case MethodSubscribe:
 		c.write(Response(m.ID, []any{[][]string{{"mining.notify", "s"}}, "f000000f", 4}, nil))
 	case MethodAuthorize:
+		time.Sleep(delay) // the pool under test is slow by design
 		if refuse {
 			c.write(Response(m.ID, false, ErrorTriple(24, "unauthorized worker")))
 			return nil

@@ -19,6 +19,9 @@ const (
 	DefaultRejectRun     = 10
 	DefaultNoWorkTimeout = 120 * time.Second
 	DefaultFailbackGrace = 60 * time.Second
+	// DefaultStartupWait is how long, at start, a backup pool waits for a
+	// higher-priority pool still making its first connection.
+	DefaultStartupWait = 3 * time.Second
 )
 
 // Pool states reported in PoolStatus.State.
@@ -68,6 +71,12 @@ type ManagerConfig struct {
 	// manager returns to it from a lower-priority one (or, after it was
 	// demoted, before it is chosen over another usable pool).
 	FailbackGrace time.Duration
+	// StartupWait: until some pool has been active, a pool is not taken
+	// while a higher-priority one is still on its first connection attempt
+	// (neither usable nor failed), for at most this long from Run. Without
+	// it, whichever pool answers first wins the start and the primary only
+	// gets its turn after FailbackGrace.
+	StartupWait time.Duration
 	// SuggestDifficulty, when > 0, is suggested to every pool.
 	SuggestDifficulty float64
 	// IdleTimeout, DialTimeout and SubmitTimeout are passed to every
@@ -146,6 +155,9 @@ type Manager struct {
 	// Owned by Run's goroutine (and NewManager before it).
 	pools    []*managedPool
 	activeIx int
+	// settled is set once a pool has been active or StartupWait is over.
+	settled bool
+	started time.Time
 
 	// The snapshot Status and Active read, published by Run's goroutine.
 	mu      sync.Mutex
@@ -197,6 +209,9 @@ func managerDefaults(cfg ManagerConfig) ManagerConfig {
 	if cfg.NoWorkTimeout <= 0 {
 		cfg.NoWorkTimeout = DefaultNoWorkTimeout
 	}
+	if cfg.StartupWait <= 0 {
+		cfg.StartupWait = DefaultStartupWait
+	}
 	if cfg.FailbackGrace <= 0 {
 		cfg.FailbackGrace = DefaultFailbackGrace
 	}
@@ -227,6 +242,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	m.started = m.now()
 	var wg sync.WaitGroup
 	for _, c := range m.clients {
 		wg.Go(func() { _ = c.Run(ctx) })

@@ -188,7 +188,7 @@ func (m *Manager) demote(i int, reason string) {
 // higher-priority pool that has been healthy for FailbackGrace.
 func (m *Manager) evaluate(now time.Time) {
 	if m.activeIx < 0 {
-		if i := m.best(now); i >= 0 {
+		if i := m.best(now); i >= 0 && !m.holdForPrimary(i, now) {
 			m.switchTo(-1, i, "pool available")
 		}
 		return
@@ -200,6 +200,24 @@ func (m *Manager) evaluate(now time.Time) {
 			return
 		}
 	}
+}
+
+// holdForPrimary reports whether, at start, pool i should not be taken yet
+// because a higher-priority pool is still on its first connection attempt.
+func (m *Manager) holdForPrimary(i int, now time.Time) bool {
+	if m.settled {
+		return false
+	}
+	if now.Sub(m.started) >= m.cfg.StartupWait {
+		m.settled = true
+		return false
+	}
+	for _, p := range m.pools[:i] {
+		if !p.dead && !p.healthy() {
+			return true
+		}
+	}
+	return false
 }
 
 // failover replaces the active pool at once, or goes idle.
@@ -236,7 +254,7 @@ func (m *Manager) best(now time.Time) int {
 func (m *Manager) switchTo(from, i int, reason string) {
 	p := m.pools[i]
 	m.log.Info("pool switch", "from", m.poolName(from), "to", p.url, "reason", reason)
-	m.activeIx, p.probation = i, false
+	m.activeIx, p.probation, m.settled = i, false, true
 	m.cfg.OnJob(p.job)
 }
 

@@ -365,3 +365,31 @@ func TestManagerDemotedPoolWaitsGrace(t *testing.T) {
 		t.Errorf("back on the demoted pool after %v, before its %v grace", time.Since(demoted), grace)
 	}
 }
+
+// TestManagerStartupPrefersSlowPrimary: at start, a backup that answers
+// first does not win while the primary is still completing its first
+// handshake; a primary that is down does not hold the start back.
+func TestManagerStartupPrefersSlowPrimary(t *testing.T) {
+	primary, backup := newCliAutoPool(t), newCliAutoPool(t)
+	primary.set(func(p *cliAutoPool) { p.authDelay = 300 * time.Millisecond })
+	h := newMgrHarness(t, []string{primary.url(), backup.url()}, func(c *ManagerConfig) {
+		c.FailbackGrace = time.Minute
+		c.StartupWait = 5 * time.Second
+	})
+	h.waitActive(t, 0)
+	if n := strings.Count(h.log.String(), `msg="pool switch"`); n != 1 {
+		t.Errorf("%d pool switches at start, want exactly one (straight to the primary):\n%s", n, h.log.String())
+	}
+
+	down, up := newCliAutoPool(t), newCliAutoPool(t)
+	down.set(func(p *cliAutoPool) { p.down = true })
+	start := time.Now()
+	h2 := newMgrHarness(t, []string{down.url(), up.url()}, func(c *ManagerConfig) {
+		c.FailbackGrace = time.Minute
+		c.StartupWait = 5 * time.Second
+	})
+	h2.waitActive(t, 1)
+	if waited := time.Since(start); waited >= 5*time.Second {
+		t.Errorf("a dead primary held the start for %v", waited)
+	}
+}
