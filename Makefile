@@ -26,9 +26,11 @@ run: build
 	$(BIN) --data $(DATA) --http $(HTTP) --board auto
 
 test:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 	$(GO) vet ./...
 	$(GO) test -race -timeout 9m ./...
+	@echo "== arm64 (under qemu): hashing kernels and the mining core"
+	GOARCH=arm64 $(GO) test -exec qemu-aarch64 ./hal/cpu/kernel/ ./mining/
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./mining/ ./hal/cpu/kernel/ ./stratumproxy/ ./store/
