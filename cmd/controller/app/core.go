@@ -63,16 +63,17 @@ func newCore(cfg coreConfig) (*core, error) {
 	c.validator = mining.NewValidator(c.hashrate, nil)
 	o := cfg.opts
 	m, err := stratumproxy.NewManager(stratumproxy.ManagerConfig{
-		Pools:         cfg.pools,
-		UserAgent:     "kiln/" + Version,
-		OnJob:         c.dispatcher.SetJob,
-		OnIdle:        c.dispatcher.Clear,
-		OnShare:       c.shareResult,
-		RejectRun:     o.rejectRun,
-		NoWorkTimeout: o.noWorkTimeout,
-		FailbackGrace: o.failbackGrace,
-		ProtocolLog:   o.protocolLog,
-		Log:           cfg.log.With("pkg", "stratum"),
+		Pools:             cfg.pools,
+		UserAgent:         "kiln/" + Version,
+		OnJob:             c.dispatcher.SetJob,
+		OnIdle:            c.dispatcher.Clear,
+		OnShare:           c.shareResult,
+		RejectRun:         o.rejectRun,
+		NoWorkTimeout:     o.noWorkTimeout,
+		FailbackGrace:     o.failbackGrace,
+		SuggestDifficulty: o.suggestDiff,
+		ProtocolLog:       o.protocolLog,
+		Log:               cfg.log.With("pkg", "stratum"),
 	})
 	if err != nil {
 		return nil, err

@@ -191,6 +191,7 @@ func TestCommandLine(t *testing.T) {
 		{"--board", "fpga"},
 		{"--threads", "-1"},
 		{"--log-level", "loud"},
+		{"--suggest-difficulty", "-1"},
 		{"stray"},
 		{"--pool", "http://example.com:80", "--data", t.TempDir(), "--http", "127.0.0.1:0"},
 		{"--pool", "not a url", "--data", t.TempDir(), "--http", "127.0.0.1:0"},

@@ -31,6 +31,7 @@ type options struct {
 	failbackGrace  time.Duration
 	noWorkTimeout  time.Duration
 	rejectRun      int
+	suggestDiff    float64
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -52,6 +53,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.failbackGrace, "failback-grace", 60*time.Second, "how long a higher-priority pool must stay healthy before switching back to it")
 	fs.DurationVar(&o.noWorkTimeout, "no-work-timeout", 120*time.Second, "fail over when the active pool sends no new job for this long")
 	fs.IntVar(&o.rejectRun, "reject-run", 10, "fail over after this many consecutive rejected shares")
+	fs.Float64Var(&o.suggestDiff, "suggest-difficulty", 0, "share difficulty to ask pools for with mining.suggest_difficulty (0: don't ask)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -62,6 +64,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	case "auto", "cpu", "sim":
 	default:
 		return nil, fmt.Errorf("--board %q: want auto, sim or cpu", o.board)
+	}
+	if o.suggestDiff < 0 {
+		return nil, errors.New("--suggest-difficulty must be >= 0")
 	}
 	if o.threads < 0 {
 		return nil, errors.New("--threads must be >= 0")
