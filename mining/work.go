@@ -92,8 +92,11 @@ func Extranonce2(counter uint64, size int) []byte {
 }
 
 // NewWork builds the work for slot k of a job.
-func NewWork(j *Job, k uint64) *Work {
-	vi, e, t := SpaceOf(j).Slot(k)
+func NewWork(j *Job, k uint64) *Work { return SpaceOf(j).Work(j, k) }
+
+// Work builds the work for slot k of job j in this space.
+func (s Space) Work(j *Job, k uint64) *Work {
+	vi, e, t := s.Slot(k)
 	w := &Work{
 		Job:         j,
 		Slot:        k,
@@ -117,20 +120,43 @@ type jobState struct {
 // hashing unit that asks: the slots handed out are always exactly 0..n-1 of
 // the current job, so the units never overlap and leave no gap.
 type Dispatcher struct {
-	now func() time.Time
+	now       func() time.Time
+	unitsRoll bool
 
 	mu      sync.Mutex
 	cur     *jobState
 	changed chan struct{} // closed when cur changes
 }
 
+// DispatcherOption configures a Dispatcher.
+type DispatcherOption func(*Dispatcher)
+
+// UnitsRollVersion is for hashing units that roll the version bits inside
+// the mask themselves (BM1366-class chips): every work unit keeps the job's
+// base version (mask bits clear) and slots step through extranonce2 and
+// ntime only, so the units' own rolling never repeats another slot's.
+func UnitsRollVersion() DispatcherOption { return func(d *Dispatcher) { d.unitsRoll = true } }
+
 // NewDispatcher returns a dispatcher with no job. now may be nil for the
 // wall clock.
-func NewDispatcher(now func() time.Time) *Dispatcher {
+func NewDispatcher(now func() time.Time, opts ...DispatcherOption) *Dispatcher {
 	if now == nil {
 		now = time.Now
 	}
-	return &Dispatcher{now: now, changed: make(chan struct{})}
+	d := &Dispatcher{now: now, changed: make(chan struct{})}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// space is the search space the dispatcher splits for job j.
+func (d *Dispatcher) space(j *Job) Space {
+	s := SpaceOf(j)
+	if d.unitsRoll {
+		s.Versions = 1
+	}
+	return s
 }
 
 // SetJob makes j the job to hash. Earlier work expires; it also goes stale
@@ -173,10 +199,23 @@ func (d *Dispatcher) Job() *Job {
 // there is no job, or while every slot needs ntime further ahead than wall
 // time allows, until ctx ends.
 func (d *Dispatcher) Next(ctx context.Context) (*Work, error) {
+	ws, err := d.NextN(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	return ws[0], nil
+}
+
+// NextN returns the next n consecutive slots of the current job at once, so
+// a unit that hashes several versions of one header (a BM1397 fed four
+// midstates) gets slots no other unit can interleave with. With the version
+// index varying fastest, n aligned slots share their extranonce2 when n
+// divides the job's version count.
+func (d *Dispatcher) NextN(ctx context.Context, n int) ([]*Work, error) {
 	for {
-		w, wait, changed := d.tryNext()
-		if w != nil {
-			return w, nil
+		ws, wait, changed := d.tryNext(max(n, 1))
+		if ws != nil {
+			return ws, nil
 		}
 		var timer <-chan time.Time
 		if wait > 0 {
@@ -193,14 +232,15 @@ func (d *Dispatcher) Next(ctx context.Context) (*Work, error) {
 	}
 }
 
-func (d *Dispatcher) tryNext() (*Work, time.Duration, <-chan struct{}) {
+func (d *Dispatcher) tryNext(n int) ([]*Work, time.Duration, <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.cur
 	if st == nil {
 		return nil, 0, d.changed
 	}
-	_, _, off := SpaceOf(st.job).Slot(st.next)
+	space := d.space(st.job)
+	_, _, off := space.Slot(st.next + uint64(n) - 1)
 	elapsed := d.now().Sub(st.job.Received)
 	if off > MaxNTimeRoll {
 		return nil, 0, d.changed // exhausted: wait for a new job
@@ -208,8 +248,11 @@ func (d *Dispatcher) tryNext() (*Work, time.Duration, <-chan struct{}) {
 	if time.Duration(off)*time.Second > elapsed {
 		return nil, time.Duration(off)*time.Second - elapsed, d.changed
 	}
-	w := NewWork(st.job, st.next)
-	w.state = st
-	st.next++
-	return w, 0, d.changed
+	ws := make([]*Work, n)
+	for i := range ws {
+		ws[i] = space.Work(st.job, st.next)
+		ws[i].state = st
+		st.next++
+	}
+	return ws, 0, d.changed
 }

@@ -179,3 +179,46 @@ func TestDispatcherWakesOnNewJob(t *testing.T) {
 		t.Fatal("waiting unit did not receive the new job")
 	}
 }
+
+func TestDispatcherUnitsRollVersion(t *testing.T) {
+	d := NewDispatcher(nil, UnitsRollVersion())
+	j := tinyJob(t, time.Now().Add(-time.Hour))
+	j.Version = 0x20000004
+	d.SetJob(j)
+	seen := map[string]bool{}
+	for range 256 {
+		w, err := d.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Version != 0x20000004 {
+			t.Fatalf("work version %08x, want the base version for units that roll it", w.Version)
+		}
+		key := hex.EncodeToString(w.Extranonce2) + Hex32(w.NTime)
+		if seen[key] {
+			t.Fatalf("slot %d repeats extranonce2/ntime %s", w.Slot, key)
+		}
+		seen[key] = true
+	}
+}
+
+func TestDispatcherNextNIsConsecutive(t *testing.T) {
+	d := NewDispatcher(nil)
+	j := tinyJob(t, time.Now()) // 4 versions per extranonce2
+	d.SetJob(j)
+	if _, err := d.Next(context.Background()); err != nil { // misalign on purpose
+		t.Fatal(err)
+	}
+	ws, err := d.NextN(context.Background(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range ws {
+		if w.Slot != uint64(1+i) {
+			t.Errorf("work %d has slot %d, want %d", i, w.Slot, 1+i)
+		}
+	}
+	if w, _ := d.Next(context.Background()); w.Slot != 5 {
+		t.Errorf("after NextN(4) the next slot is %d, want 5", w.Slot)
+	}
+}
