@@ -185,6 +185,15 @@ func (d *Dispatcher) swap(next *jobState, stale func(old *jobState) bool) {
 	d.changed = make(chan struct{})
 }
 
+// Changed returns a channel that is closed when the job next changes (a new
+// job or Clear): units that pace their own work, like chip drivers, select
+// on it to send fresh work at once.
+func (d *Dispatcher) Changed() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
+}
+
 // Job returns the job being hashed, or nil.
 func (d *Dispatcher) Job() *Job {
 	d.mu.Lock()

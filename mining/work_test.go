@@ -222,3 +222,26 @@ func TestDispatcherNextNIsConsecutive(t *testing.T) {
 		t.Errorf("after NextN(4) the next slot is %d, want 5", w.Slot)
 	}
 }
+
+func TestDispatcherChanged(t *testing.T) {
+	d := NewDispatcher(nil)
+	ch := d.Changed()
+	select {
+	case <-ch:
+		t.Fatal("Changed closed before any job")
+	default:
+	}
+	d.SetJob(tinyJob(t, time.Now()))
+	select {
+	case <-ch:
+	default:
+		t.Fatal("Changed not closed by SetJob")
+	}
+	ch = d.Changed()
+	d.Clear()
+	select {
+	case <-ch:
+	default:
+		t.Fatal("Changed not closed by Clear")
+	}
+}
