@@ -107,6 +107,7 @@ func (s *Server) routes() *gin.Engine {
 	authed.GET("/", s.wrap(s.page))
 	authed.GET("/api/v1/summary", s.wrap(s.summary))
 	authed.GET("/api/v1/pools", s.wrap(s.pools))
+	authed.GET("/api/v1/boards", s.wrap(s.boards))
 	return e
 }
 

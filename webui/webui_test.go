@@ -48,7 +48,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 type fakeStatus struct {
 	summary  Summary
 	pools    []Pool
+	boards   []Board
 	panicMsg string
+}
+
+func (f *fakeStatus) Boards() []Board {
+	if f.panicMsg != "" {
+		panic(f.panicMsg)
+	}
+	return f.boards
 }
 
 func (f *fakeStatus) Summary() Summary {
