@@ -53,6 +53,10 @@ type Share struct {
 // ValidatorStats counts what a Validator has seen.
 type ValidatorStats struct {
 	Results, HWErrors, Stale, Duplicates, Shares uint64
+	// Hashes is the work the verified results stand for: the sum of their
+	// targets' expected hashes. It is how much hashing was done, for any
+	// kind of unit.
+	Hashes uint64
 }
 
 // dupWindow bounds the duplicate filter: this many recent hashes are kept in
@@ -65,7 +69,7 @@ type Validator struct {
 	now      func() time.Time
 	hashrate *Hashrate
 
-	results, hwErrors, stale, dups, shares atomic.Uint64
+	results, hwErrors, stale, dups, shares, hashes atomic.Uint64
 
 	mu        sync.Mutex
 	seen, old map[[32]byte]struct{}
@@ -104,8 +108,10 @@ func (v *Validator) Check(r Result) (*Share, error) {
 		return nil, ErrHardware
 	}
 	now := v.now()
+	work := r.Target.ExpectedHashes()
+	v.hashes.Add(uint64(work))
 	if v.hashrate != nil {
-		v.hashrate.Add(now, r.Target.ExpectedHashes())
+		v.hashrate.Add(now, work)
 	}
 	if v.duplicate(hash) {
 		v.dups.Add(1)
@@ -158,5 +164,6 @@ func (v *Validator) Stats() ValidatorStats {
 		Stale:      v.stale.Load(),
 		Duplicates: v.dups.Load(),
 		Shares:     v.shares.Load(),
+		Hashes:     v.hashes.Load(),
 	}
 }

@@ -43,6 +43,10 @@ func TestValidator(t *testing.T) {
 		t.Errorf("duplicate check must come before stale: %v", err)
 	}
 	st := v.Stats()
+	// Verified results: the share, its two duplicates, and the one below target.
+	if want := uint64(3*65536 + 1); st.Hashes != want {
+		t.Errorf("hashes = %d, want %d", st.Hashes, want)
+	}
 	if st.HWErrors != 2 || st.Duplicates != 2 || st.Shares != 1 || st.Results != 6 {
 		t.Errorf("stats = %+v", st)
 	}

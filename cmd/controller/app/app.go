@@ -44,7 +44,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // serve runs the controller proper.
 func serve(ctx context.Context, o *options, log *slog.Logger) error {
-	board, err := resolveBoard(o.board)
+	board, err := resolveBoard(o, log)
 	if err != nil {
 		return err
 	}
@@ -67,13 +67,11 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	pools, err := poolList(ctx, st, o, g, log)
+	pools, err := poolList(ctx, st, o, board, g, log)
 	if err != nil {
 		return err
 	}
-	c, err := newCore(coreConfig{
-		board: board, threads: o.threads, pools: pools, store: st, opts: o, log: log,
-	})
+	c, err := newCore(coreConfig{board: board, pools: pools, store: st, opts: o, log: log})
 	if err != nil {
 		return err
 	}
@@ -92,13 +90,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 // listening, when set (by tests), learns the web server's address.
 var listening func(addr string)
 
-// resolveBoard turns --board into a backend name. Until the simulated board
+// resolveBoard turns --board into a plan. Until the simulated board
 // exists, auto means the CPU.
-func resolveBoard(b string) (string, error) {
-	switch b {
+func resolveBoard(o *options, _ *slog.Logger) (boardPlan, error) {
+	switch o.board {
 	case "auto", "cpu":
-		return "cpu", nil
+		return cpuPlan{threads: o.threads}, nil
 	default:
-		return "", fmt.Errorf("--board %s: the simulated board is not part of this build; use --board cpu", b)
+		return nil, fmt.Errorf("--board %s: the simulated board is not part of this build; use --board cpu", o.board)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kilnfw/kiln/hal/cpu"
 	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/store"
 	"github.com/kilnfw/kiln/stratumproxy"
@@ -21,12 +20,11 @@ import (
 const counterFlushEvery = 10 * time.Second
 
 type coreConfig struct {
-	board   string
-	threads int
-	pools   []stratumproxy.PoolConfig
-	store   *store.Store
-	opts    *options
-	log     *slog.Logger
+	board boardPlan
+	pools []stratumproxy.PoolConfig
+	store *store.Store
+	opts  *options
+	log   *slog.Logger
 }
 
 // core is the mining pipeline: pool manager → dispatcher → backend →
@@ -41,7 +39,7 @@ type core struct {
 	hashrate   *mining.Hashrate
 	validator  *mining.Validator
 	pools      *stratumproxy.Manager
-	backend    *cpu.Backend
+	hasher     hasher
 
 	accepted, rejected, stale atomic.Uint64
 
@@ -55,9 +53,9 @@ func newCore(cfg coreConfig) (*core, error) {
 	c := &core{
 		log:        cfg.log,
 		store:      cfg.store,
-		board:      cfg.board,
+		board:      cfg.board.name(),
 		started:    now,
-		dispatcher: mining.NewDispatcher(nil),
+		dispatcher: mining.NewDispatcher(nil, cfg.board.dispatcherOptions()...),
 		hashrate:   mining.NewHashrate(now),
 	}
 	c.validator = mining.NewValidator(c.hashrate, nil)
@@ -79,13 +77,7 @@ func newCore(cfg coreConfig) (*core, error) {
 		return nil, err
 	}
 	c.pools = m
-	c.backend, err = cpu.New(cpu.Config{
-		Threads: cfg.threads,
-		Work:    c.dispatcher,
-		Results: c.result,
-		Log:     cfg.log.With("pkg", "cpu"),
-	})
-	if err != nil {
+	if c.hasher, err = cfg.board.build(c.dispatcher, c.result); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -95,7 +87,7 @@ func newCore(cfg coreConfig) (*core, error) {
 func (c *core) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.pools.Run(ctx) })
-	g.Go(func() error { return c.backend.Run(ctx) })
+	g.Go(func() error { return c.hasher.Run(ctx) })
 	g.Go(func() error { return c.report(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -193,6 +185,6 @@ func (c *core) counters() map[string]int64 {
 		"rejected":  int64(c.rejected.Load()),
 		"stale":     int64(c.stale.Load()),
 		"hw_errors": int64(v.HWErrors),
-		"hashes":    int64(c.backend.Hashes()),
+		"hashes":    int64(v.Hashes),
 	}
 }

@@ -34,6 +34,15 @@ func TestMinesToDemoPool(t *testing.T) {
 	if len(p) != 1 || !p[0].VersionRolling || p[0].Status != "active" || p[0].Accepted < 3 {
 		t.Errorf("pools = %+v, want one active pool with version rolling and accepted shares", p)
 	}
+	var boards []struct {
+		Kind   string `json:"kind"`
+		Model  string `json:"model"`
+		Chains []any  `json:"chains"`
+	}
+	c.get(t, "/api/v1/boards", &boards)
+	if len(boards) != 1 || boards[0].Kind != "cpu" || boards[0].Model == "" || boards[0].Chains == nil {
+		t.Errorf("boards = %+v, want the CPU as one board naming its kernel", boards)
+	}
 }
 
 // TestPoolAcceptsShares mines to an external pool given with --pool; the

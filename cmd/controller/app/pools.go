@@ -4,14 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
-	"runtime"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kilnfw/kiln/hal/cpu/kernel"
 	"github.com/kilnfw/kiln/store"
 	"github.com/kilnfw/kiln/stratumproxy"
 )
@@ -19,7 +15,7 @@ import (
 // poolList returns the pools to mine on, in priority order: those given with
 // --pool (which replace the saved list), else the saved list, else the
 // embedded demo pool, started here on loopback.
-func poolList(ctx context.Context, st *store.Store, o *options, g *errgroup.Group, log *slog.Logger) ([]stratumproxy.PoolConfig, error) {
+func poolList(ctx context.Context, st *store.Store, o *options, board boardPlan, g *errgroup.Group, log *slog.Logger) ([]stratumproxy.PoolConfig, error) {
 	if len(o.pools) > 0 {
 		saved := make([]store.Pool, len(o.pools))
 		for i, raw := range o.pools {
@@ -46,7 +42,7 @@ func poolList(ctx context.Context, st *store.Store, o *options, g *errgroup.Grou
 	if len(pools) > 0 {
 		return pools, nil
 	}
-	demo, err := startDemoPool(ctx, o, g, log.With("pkg", "demopool"))
+	demo, err := startDemoPool(ctx, o, board, g, log.With("pkg", "demopool"))
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +64,10 @@ func splitPoolURL(raw string) (stratumproxy.PoolConfig, error) {
 
 // startDemoPool serves the embedded demo pool on a loopback port and returns
 // its pool entry.
-func startDemoPool(ctx context.Context, o *options, g *errgroup.Group, log *slog.Logger) (stratumproxy.PoolConfig, error) {
+func startDemoPool(ctx context.Context, o *options, board boardPlan, g *errgroup.Group, log *slog.Logger) (stratumproxy.PoolConfig, error) {
 	diff := o.demoDifficulty
 	if diff <= 0 {
-		diff = demoDifficulty(o.threads)
+		diff = demoDifficultyFor(board.expectedHashrate())
 	}
 	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{
 		Difficulty:  diff,
@@ -89,23 +85,4 @@ func startDemoPool(ctx context.Context, o *options, g *errgroup.Group, log *slog
 	url := "stratum+tcp://" + ln.Addr().String()
 	log.Info("no pool configured: mining to the embedded demo pool", "url", url, "difficulty", diff)
 	return stratumproxy.PoolConfig{URL: url, User: "kiln-demo", Password: "x"}, nil
-}
-
-// demoDifficulty sizes the demo pool's share difficulty to this machine: a
-// power of two giving roughly one share a second, from a 50 ms measurement of
-// the hashing kernel on one core.
-func demoDifficulty(threads int) float64 {
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
-	var mid [8]uint32
-	var tail [3]uint32
-	var out []uint32
-	n, start := uint32(0), time.Now()
-	for time.Since(start) < 50*time.Millisecond {
-		out = kernel.Scan(&mid, &tail, n, 1<<16, 0, out[:0])
-		n += 1 << 16
-	}
-	rate := float64(n) / time.Since(start).Seconds() * float64(threads)
-	return math.Exp2(math.Floor(math.Log2(rate / (1 << 32))))
 }

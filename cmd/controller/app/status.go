@@ -22,7 +22,7 @@ func (c *core) Summary() webui.Summary {
 		Hashrate15m: c.hashrate.Rate(now, mining.Window15m),
 		UptimeS:     now.Sub(c.started).Seconds(),
 		Board:       c.board,
-		Units:       c.backend.Units(),
+		Units:       c.hasher.Units(),
 	}
 	_, s.ActivePool = c.pools.Active()
 	if j := c.dispatcher.Job(); j != nil {
@@ -65,3 +65,6 @@ func (c *core) Pools() []webui.Pool {
 	}
 	return out
 }
+
+// Boards implements webui.BoardStatus.
+func (c *core) Boards() []webui.Board { return c.hasher.Boards() }

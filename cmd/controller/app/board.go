@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/kilnfw/kiln/hal/cpu"
+	"github.com/kilnfw/kiln/hal/cpu/kernel"
+	"github.com/kilnfw/kiln/mining"
+	"github.com/kilnfw/kiln/webui"
+)
+
+// hasher is what does the hashing: the CPU backend or a board of chip
+// chains. It pulls work from the dispatcher and reports every nonce.
+type hasher interface {
+	Run(ctx context.Context) error
+	// Units counts hashing units (CPU threads, chips found).
+	Units() int
+	// Boards describes the hardware for GET /api/v1/boards.
+	Boards() []webui.Board
+}
+
+// boardPlan is what --board and its companion flags resolve to, before
+// anything is opened.
+type boardPlan interface {
+	// name is the board kind shown in the API ("cpu", "sim", a profile).
+	name() string
+	// dispatcherOptions adapt work dispatch to the hardware.
+	dispatcherOptions() []mining.DispatcherOption
+	// expectedHashrate estimates H/s, to size the demo pool's difficulty.
+	expectedHashrate() float64
+	// build makes the hasher; nothing runs until its Run.
+	build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error)
+}
+
+// cpuPlan hashes on the host CPU.
+type cpuPlan struct{ threads int }
+
+func (p cpuPlan) name() string                                 { return "cpu" }
+func (p cpuPlan) dispatcherOptions() []mining.DispatcherOption { return nil }
+
+// expectedHashrate measures the kernel on one core for 50 ms.
+func (p cpuPlan) expectedHashrate() float64 {
+	threads := p.threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	var mid [8]uint32
+	var tail [3]uint32
+	var out []uint32
+	n, start := uint32(0), time.Now()
+	for time.Since(start) < 50*time.Millisecond {
+		out = kernel.Scan(&mid, &tail, n, 1<<16, 0, out[:0])
+		n += 1 << 16
+	}
+	return float64(n) / time.Since(start).Seconds() * float64(threads)
+}
+
+func (p cpuPlan) build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error) {
+	b, err := cpu.New(cpu.Config{Threads: p.threads, Work: work, Results: results})
+	if err != nil {
+		return nil, err
+	}
+	return cpuHasher{b}, nil
+}
+
+type cpuHasher struct{ *cpu.Backend }
+
+// Boards describes the CPU as one board with no chains.
+func (h cpuHasher) Boards() []webui.Board {
+	return []webui.Board{{Index: 0, Kind: "cpu", Model: h.Kernel(), Chains: []webui.Chain{}}}
+}
+
+// demoDifficultyFor sizes the demo pool's share difficulty to a hash rate:
+// a power of two giving roughly one share a second.
+func demoDifficultyFor(hashrate float64) float64 {
+	if hashrate <= 0 {
+		return 1.0 / 1024
+	}
+	return math.Exp2(math.Floor(math.Log2(hashrate / (1 << 32))))
+}
