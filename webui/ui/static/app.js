@@ -139,6 +139,52 @@
     body.replaceChildren(...pools.map(poolRow));
   }
 
+  // chipRows flattens boards → chains → chips into table rows.
+  function chipRows(boards) {
+    const rows = [];
+    for (const b of boards || []) {
+      for (const ch of b.chains || []) {
+        for (const c of ch.chips || []) {
+          const tr = document.createElement("tr");
+          const badge = document.createElement("span");
+          badge.className = "badge " + (c.responding ? "st-active" : "st-dead");
+          badge.textContent = c.responding ? ch.state : "not answering";
+          const status = document.createElement("td");
+          status.appendChild(badge);
+          const rate = c.nonces + c.hw_errors > 0 ? (100 * c.hw_error_rate).toFixed(2) + " %" : "–";
+          tr.append(
+            cell(String(ch.index), "num"),
+            cell(String(c.index), "num"),
+            cell("0x" + c.address.toString(16).padStart(2, "0"), "url"),
+            status,
+            cell(c.frequency_mhz > 0 ? c.frequency_mhz.toFixed(0) + " MHz" : "–", "num"),
+            cell(c.voltage_mv > 0 ? (c.voltage_mv / 1000).toFixed(3) + " V" : "–", "num"),
+            cell(c.temperature_c > 0 ? c.temperature_c.toFixed(1) + " °C" : "–", "num"),
+            cell(formatHashrate(c.hashrate_hs), "num"),
+            cell(formatCount(c.nonces), "num"),
+            cell(formatCount(c.hw_errors) + " (" + rate + ")", "num"),
+            cell(formatAgo(c.last_nonce)),
+          );
+          rows.push(tr);
+        }
+      }
+    }
+    return rows;
+  }
+
+  function renderBoards(boards) {
+    const rows = chipRows(boards);
+    if (rows.length === 0) {
+      const tr = document.createElement("tr");
+      const td = cell("No chips: hashing on the CPU.", "empty");
+      td.colSpan = 11;
+      tr.appendChild(td);
+      byId("chips-body").replaceChildren(tr);
+      return;
+    }
+    byId("chips-body").replaceChildren(...rows);
+  }
+
   async function getJSON(path) {
     // location.origin never carries user:pass@, which fetch() refuses when
     // the page itself was opened with credentials in its URL.
@@ -163,12 +209,14 @@
   async function poll() {
     clearTimeout(timer);
     try {
-      const [summary, pools] = await Promise.all([
+      const [summary, pools, boards] = await Promise.all([
         getJSON("/api/v1/summary"),
         getJSON("/api/v1/pools"),
+        getJSON("/api/v1/boards"),
       ]);
       renderSummary(summary);
       renderPools(pools);
+      renderBoards(boards);
       setConn(true);
     } catch (err) {
       setConn(false, "offline (" + err.message + ")");
