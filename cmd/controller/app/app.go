@@ -89,14 +89,3 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 
 // listening, when set (by tests), learns the web server's address.
 var listening func(addr string)
-
-// resolveBoard turns --board into a plan. Until the simulated board
-// exists, auto means the CPU.
-func resolveBoard(o *options, _ *slog.Logger) (boardPlan, error) {
-	switch o.board {
-	case "auto", "cpu":
-		return cpuPlan{threads: o.threads}, nil
-	default:
-		return nil, fmt.Errorf("--board %s: the simulated board is not part of this build; use --board cpu", o.board)
-	}
-}

@@ -18,7 +18,7 @@ import (
 // controller starts the demo pool and mines to it over real TCP, with version
 // rolling negotiated, and the pool accepts every share.
 func TestMinesToDemoPool(t *testing.T) {
-	c := startController(t, "--threads", "1", "--demo-difficulty", "0.0009765625")
+	c := startController(t, "--board", "cpu", "--threads", "1", "--demo-difficulty", "0.0009765625")
 	waitFor(t, 60*time.Second, "3 accepted shares", func() bool { return c.summary(t).Accepted >= 3 })
 	s := c.summary(t)
 	if s.Rejected != 0 || s.HWErrors != 0 {
@@ -49,7 +49,7 @@ func TestMinesToDemoPool(t *testing.T) {
 // pool's own books show the shares accepted and none rejected.
 func TestPoolAcceptsShares(t *testing.T) {
 	pool := startTestPool(t, "")
-	c := startController(t, "--threads", "1", "--pool", pool.url())
+	c := startController(t, "--board", "cpu", "--threads", "1", "--pool", pool.url())
 	waitFor(t, 60*time.Second, "pool to accept 3 shares", func() bool { return pool.srv.Stats().Accepted >= 3 })
 	if st := pool.srv.Stats(); len(st.Rejected) != 0 {
 		t.Errorf("pool rejected shares: %v", st.Rejected)
@@ -68,7 +68,7 @@ func TestPoolAcceptsShares(t *testing.T) {
 func TestFailoverAndFailback(t *testing.T) {
 	primary := startTestPool(t, "")
 	backup := startTestPool(t, "")
-	c := startController(t, "--threads", "1", "--failback-grace", "1s",
+	c := startController(t, "--board", "cpu", "--threads", "1", "--failback-grace", "1s",
 		"--pool", primary.url(), "--pool", backup.url())
 	waitFor(t, 60*time.Second, "a share on the primary", func() bool { return primary.srv.Stats().Accepted >= 1 })
 	if backup.srv.Stats().Accepted != 0 {
@@ -98,7 +98,7 @@ func TestFailoverAndFailback(t *testing.T) {
 func TestStateSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	pool := startTestPool(t, "")
-	c := startController(t, "--threads", "1", "--data", dir, "--pool", pool.url())
+	c := startController(t, "--board", "cpu", "--threads", "1", "--data", dir, "--pool", pool.url())
 	waitFor(t, 60*time.Second, "2 accepted shares", func() bool { return c.summary(t).Accepted >= 2 })
 	if err := c.stop(); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	// Second start: no --pool, so the saved pool is used; the password from
 	// the first start still holds even though the variable changed.
 	t.Setenv("KILN_ADMIN_PASSWORD", "something else")
-	c2 := startController(t, "--threads", "1", "--data", dir)
+	c2 := startController(t, "--board", "cpu", "--threads", "1", "--data", dir)
 	if s := c2.summary(t); s.ActivePool != "" && s.ActivePool != "stratum+tcp://"+pool.addr {
 		t.Errorf("after restart mining to %q, want the saved pool", s.ActivePool)
 	}
@@ -153,7 +153,7 @@ func TestGeneratedAdminPassword(t *testing.T) {
 	done := make(chan error, 1)
 	var logs syncBuffer
 	go func() {
-		done <- Run(ctx, []string{"--data", dir, "--http", "127.0.0.1:0", "--threads", "1", "--pool", pool.url()}, &bytes.Buffer{}, &logs)
+		done <- Run(ctx, []string{"--board", "cpu", "--data", dir, "--http", "127.0.0.1:0", "--threads", "1", "--pool", pool.url()}, &bytes.Buffer{}, &logs)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	base := "http://" + <-addr
@@ -198,6 +198,12 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"--board", "fpga"},
+		{"--board", "usb"},
+		{"--board", "usb", "--serial", "/dev/null"},
+		{"--board", "sim", "--chip", "BM9999", "--data", t.TempDir(), "--http", "127.0.0.1:0"},
+		{"--board", "sim", "--serial", "/dev/ttyS1", "--data", t.TempDir(), "--http", "127.0.0.1:0"},
+		{"--sim-chips", "0"},
+		{"--chip-difficulty", "-1"},
 		{"--threads", "-1"},
 		{"--log-level", "loud"},
 		{"--suggest-difficulty", "-1"},

@@ -32,6 +32,14 @@ type options struct {
 	noWorkTimeout  time.Duration
 	rejectRun      int
 	suggestDiff    float64
+
+	chip           string
+	serials        []string
+	chipDifficulty float64
+	frequency      float64
+	simChains      int
+	simChips       int
+	simScale       float64
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -40,7 +48,17 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.data, "data", "data", "directory for the database and state")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "address of the web UI and REST API")
-	fs.StringVar(&o.board, "board", "auto", "hashing hardware: auto, sim or cpu")
+	fs.StringVar(&o.board, "board", "auto", "hashing hardware: auto (detect, else sim), sim, cpu, usb or a board profile name")
+	fs.StringVar(&o.chip, "chip", "", "chip model for usb and sim boards: BM1397, BM1366, BM1368 or BM1370")
+	fs.Func("serial", "serial device of a chain (repeat per chain), e.g. /dev/ttyUSB0", func(s string) error {
+		o.serials = append(o.serials, s)
+		return nil
+	})
+	fs.Float64Var(&o.chipDifficulty, "chip-difficulty", 0, "chip ticket difficulty (0: 256 on hardware, sized for the CPU in simulation; below 1 only in simulation)")
+	fs.Float64Var(&o.frequency, "frequency", 0, "chip hash clock in MHz (0: the board's or chip's default)")
+	fs.IntVar(&o.simChains, "sim-chains", 1, "chains on the simulated board")
+	fs.IntVar(&o.simChips, "sim-chips", 1, "chips per chain on the simulated board")
+	fs.Float64Var(&o.simScale, "sim-scale", 0, "divide the simulated chips' hash rate by this (0: a few MH/s of real SHA-256d per chain)")
 	fs.Func("pool", "pool URL stratum+tcp://USER:PASS@HOST:PORT (repeat, in priority order; replaces the saved list)", func(s string) error {
 		o.pools = append(o.pools, s)
 		return nil
@@ -60,10 +78,11 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	switch o.board {
-	case "auto", "cpu", "sim":
-	default:
-		return nil, fmt.Errorf("--board %q: want auto, sim or cpu", o.board)
+	if o.simChains < 1 || o.simChips < 1 || o.simChips > 256 {
+		return nil, errors.New("--sim-chains must be >= 1 and --sim-chips 1..256")
+	}
+	if o.chipDifficulty < 0 || o.frequency < 0 || o.simScale < 0 {
+		return nil, errors.New("--chip-difficulty, --frequency and --sim-scale must be >= 0")
 	}
 	if o.suggestDiff < 0 {
 		return nil, errors.New("--suggest-difficulty must be >= 0")
