@@ -55,7 +55,7 @@ func BenchmarkCleanJobFanout(b *testing.B) {
 	ports := make([]*memPort, chains)
 	for i := range chains {
 		c, err := NewChain(ChainConfig{
-			Index: i, Model: BM1366, Work: d, Results: func(mining.Result) {},
+			Index: i, Model: BM1366, Work: d, Results: func(mining.Result) error { return nil },
 			Open:        func() (Port, error) { return nil, errors.New("not used") },
 			JobInterval: time.Hour, PollInterval: time.Hour,
 		})
@@ -159,7 +159,7 @@ func BenchmarkDriverNoncePath(b *testing.B) {
 	c, err := NewChain(ChainConfig{
 		Model: BM1366, Work: mining.NewDispatcher(nil), Difficulty: everyHash,
 		Open:    func() (Port, error) { return nil, errors.New("not used") },
-		Results: func(r mining.Result) { _, _ = v.Check(r) },
+		Results: func(r mining.Result) error { _, err := v.Check(r); return err },
 	})
 	if err != nil {
 		b.Fatal(err)

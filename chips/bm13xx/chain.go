@@ -62,8 +62,10 @@ type ChainConfig struct {
 	// Work supplies work.
 	Work WorkSource
 	// Results receives every nonce that belongs to a live job, from the
-	// driver's reader goroutine.
-	Results func(mining.Result)
+	// driver's reader goroutine, and returns the host's verdict on it
+	// (mining.Validator.Check's error): one wrapping mining.ErrHardware
+	// counts against the chip, so each nonce is hashed once, upstream.
+	Results func(mining.Result) error
 	// JobInterval is the period between jobs; 0 means the open-firmware
 	// period for the model and chain length (Model.JobInterval).
 	JobInterval time.Duration

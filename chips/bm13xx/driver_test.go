@@ -397,7 +397,7 @@ func TestBM1397Midstates(t *testing.T) {
 
 func TestNewChainErrors(t *testing.T) {
 	ok := ChainConfig{Model: BM1366, Open: func() (Port, error) { return nil, nil },
-		Work: mining.NewDispatcher(nil), Results: func(mining.Result) {}}
+		Work: mining.NewDispatcher(nil), Results: func(mining.Result) error { return nil }}
 	cases := []struct {
 		name string
 		mod  func(*ChainConfig)

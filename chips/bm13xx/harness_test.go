@@ -260,7 +260,13 @@ func newRigShared(t *testing.T, cfg ChainConfig, chips int, st *chipState) *rig 
 		g.opened <- newResponder(t, cfg.Model, chips, far, p.frameBaud, chipsNow)
 		return p, nil
 	}
-	cfg.Results = func(r mining.Result) { g.results <- r }
+	// The host's verdict, as the controller's Validator gives it.
+	v := mining.NewValidator(nil, nil)
+	cfg.Results = func(r mining.Result) error {
+		g.results <- r
+		_, err := v.Check(r)
+		return err
+	}
 	cfg.RampStep = orDefault(cfg.RampStep, time.Millisecond)
 	cfg.EnumerateWait = orDefault(cfg.EnumerateWait, 30*time.Millisecond)
 	cfg.PollInterval = orDefault(cfg.PollInterval, time.Hour)

@@ -110,7 +110,7 @@ func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispa
 			return serialPort{p}, nil
 		},
 		Work: d,
-		Results: func(r mining.Result) {
+		Results: func(r mining.Result) error {
 			_, err := v.Check(r)
 			mu.Lock()
 			if err != nil && !errors.Is(err, mining.ErrDuplicate) {
@@ -119,6 +119,7 @@ func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispa
 			perUnit[r.Unit]++
 			mu.Unlock()
 			results <- struct{}{}
+			return err
 		},
 		RampStep: time.Millisecond, EnumerateWait: 100 * time.Millisecond,
 		PollInterval: 200 * time.Millisecond, JobInterval: 200 * time.Millisecond,

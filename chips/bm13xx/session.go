@@ -151,8 +151,8 @@ func (s *session) readLoop() {
 }
 
 // handleNonce turns one nonce response into a mining.Result: job lookup,
-// the version it was found at, the driver's own check of the hash against
-// the ticket (for per-chip HW error counts), then cfg.Results.
+// the version it was found at, then cfg.Results, whose verdict (the host's
+// SHA-256d check) counts against the chip when it is a hardware error.
 func (s *session) handleNonce(r Response, now time.Time) {
 	c := s.c
 	n := s.m.DecodeNonce(r)
@@ -182,27 +182,14 @@ func (s *session) handleNonce(r Response, now time.Time) {
 		c.heard(s.addrs, s.addrs[chip], now)
 		return
 	}
-	good := verify(w, version, n.Value, &c.target)
+	err := c.cfg.Results(mining.Result{
+		Work: w, Nonce: n.Value, Version: version, Target: c.target, Unit: c.cfg.Index*1000 + chip,
+	})
+	good := !errors.Is(err, mining.ErrHardware)
 	if !good {
 		c.hwErrors.Add(1)
 	}
 	c.countNonce(chip, now, good)
-	c.cfg.Results(mining.Result{
-		Work: w, Nonce: n.Value, Version: version, Target: c.target, Unit: c.cfg.Index*1000 + chip,
-	})
-}
-
-// verify reports whether the header of w at version and nonce hashes to
-// the target with the version inside the job's mask.
-func verify(w *mining.Work, version, nonce uint32, target *mining.Target) bool {
-	if (version^w.Job.Version)&^w.Job.VersionMask != 0 {
-		return false
-	}
-	hdr := w.Header
-	hdr[0], hdr[1], hdr[2], hdr[3] = byte(version), byte(version>>8), byte(version>>16), byte(version>>24)
-	hdr[76], hdr[77], hdr[78], hdr[79] = byte(nonce), byte(nonce>>8), byte(nonce>>16), byte(nonce>>24)
-	hash := mining.Sha256d(hdr[:])
-	return target.Meets(&hash)
 }
 
 // sendLoop sends a job every interval, and at once when the work source

@@ -45,7 +45,9 @@ type chip struct {
 	batchNo  uint64
 	cur      batch
 	curValid bool
+	// tokens is the hash budget not yet spent, filled up to tokensAt.
 	tokens   float64
+	tokensAt time.Time
 
 	// Telemetry.
 	nonces, hashes, hwErrors uint64
@@ -55,7 +57,7 @@ type chip struct {
 
 // newChip returns chip i in its reset state.
 func newChip(m bm13xx.Model, i int, ambient float64, now time.Time) *chip {
-	ch := &chip{index: i, tempC: ambient, tempAt: now}
+	ch := &chip{index: i, tempC: ambient, tempAt: now, tokensAt: now}
 	if reg, f, err := bm13xx.PLL(m, resetMHz); err == nil {
 		ch.regs[bm13xx.RegPLL0] = reg
 		ch.freqMHz = f
@@ -133,6 +135,7 @@ func (c *Chain) writeReg(ch *chip, reg byte, v uint32, now time.Time) {
 	switch reg {
 	case bm13xx.RegPLL0:
 		c.advanceHeat(ch, now)
+		c.accrue(ch, now)
 		ch.freqMHz = bm13xx.PLLFrequency(m, v)
 	case bm13xx.RegTicketMask, bm13xx.RegSimTicket:
 		ch.setTicket(ch.regs[bm13xx.RegTicketMask], ch.regs[bm13xx.RegSimTicket])
@@ -231,7 +234,9 @@ func (c *Chain) act(ch *chip, cmd bm13xx.Command, now time.Time) {
 // job it is relaying, so that it hashes current work once resumed.
 func (c *Chain) loadJob(j bm13xx.Job) {
 	w := newWork(c.cfg.Model, j)
+	now := c.now()
 	for _, ch := range c.chips {
+		c.accrue(ch, now)
 		ch.job = w
 		ch.resetSearch()
 		if ch.waiting {

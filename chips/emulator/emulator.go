@@ -166,7 +166,9 @@ func (c *Chain) StopChip(i int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ch := c.chipAt(i); ch != nil && !ch.stopped {
-		c.advanceHeat(ch, c.now())
+		now := c.now()
+		c.advanceHeat(ch, now)
+		c.accrue(ch, now)
 		ch.stopped = true
 	}
 }
@@ -176,9 +178,10 @@ func (c *Chain) StopChip(i int) {
 func (c *Chain) ResumeChip(i int) {
 	c.mu.Lock()
 	if ch := c.chipAt(i); ch != nil && ch.stopped {
-		c.advanceHeat(ch, c.now())
+		now := c.now()
+		c.advanceHeat(ch, now)
+		c.accrue(ch, now)
 		ch.stopped = false
-		ch.tokens = 0
 	}
 	c.mu.Unlock()
 	c.kick()

@@ -26,7 +26,6 @@ const (
 func (c *Chain) mineLoop(ctx context.Context) {
 	tick := time.NewTicker(mineTick)
 	defer tick.Stop()
-	last := c.now()
 	for {
 		if !c.anyHashing() {
 			select {
@@ -34,7 +33,6 @@ func (c *Chain) mineLoop(ctx context.Context) {
 				return
 			case <-c.wake:
 			}
-			last = c.now()
 			continue
 		}
 		select {
@@ -44,13 +42,11 @@ func (c *Chain) mineLoop(ctx context.Context) {
 		case <-c.wake:
 		}
 		now := c.now()
-		dt := max(now.Sub(last).Seconds(), 0)
-		last = now
 		for i := range c.chips {
 			if ctx.Err() != nil {
 				return
 			}
-			c.mineChip(i, dt)
+			c.mineChip(i, now)
 		}
 	}
 }
@@ -73,17 +69,31 @@ func (c *Chain) rate(ch *chip) float64 {
 	return ch.freqMHz * 1e6 * float64(m.Cores*m.SmallCores) / c.cfg.ScaleDown
 }
 
-// mineChip refills chip i's bucket for dt seconds and spends it.
-func (c *Chain) mineChip(i int, dt float64) {
+// accrue fills ch's bucket for the time since it was last filled, at its
+// current rate. Callers hold c.mu and call it before anything changes the
+// rate or whether the chip hashes, so that hashing starts the moment work
+// arrives and each rate applies to its own interval.
+func (c *Chain) accrue(ch *chip, now time.Time) {
+	if dt := now.Sub(ch.tokensAt).Seconds(); ch.hashing() && dt > 0 {
+		ch.tokens += c.rate(ch) * dt
+	} else if !ch.hashing() {
+		ch.tokens = 0
+	}
+	if now.After(ch.tokensAt) {
+		ch.tokensAt = now
+	}
+}
+
+// mineChip refills chip i's bucket up to now and spends it.
+func (c *Chain) mineChip(i int, now time.Time) {
 	c.mu.Lock()
 	ch := c.chips[i]
+	c.accrue(ch, now)
 	if !ch.hashing() {
-		ch.tokens = 0
 		c.mu.Unlock()
 		return
 	}
 	rate := c.rate(ch)
-	ch.tokens += rate * dt
 	first := true
 	for {
 		for range stepsPerLock {

@@ -32,7 +32,8 @@ type boardPlan interface {
 	// expectedHashrate estimates H/s, to size the demo pool's difficulty.
 	expectedHashrate() float64
 	// build makes the hasher; nothing runs until its Run.
-	build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error)
+	// results returns the host's verdict on each nonce.
+	build(work *mining.Dispatcher, results func(mining.Result) error) (hasher, error)
 }
 
 // cpuPlan hashes on the host CPU.
@@ -58,8 +59,8 @@ func (p cpuPlan) expectedHashrate() float64 {
 	return float64(n) / time.Since(start).Seconds() * float64(threads)
 }
 
-func (p cpuPlan) build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error) {
-	b, err := cpu.New(cpu.Config{Threads: p.threads, Work: work, Results: results})
+func (p cpuPlan) build(work *mining.Dispatcher, results func(mining.Result) error) (hasher, error) {
+	b, err := cpu.New(cpu.Config{Threads: p.threads, Work: work, Results: func(r mining.Result) { _ = results(r) }})
 	if err != nil {
 		return nil, err
 	}

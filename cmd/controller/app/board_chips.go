@@ -62,7 +62,7 @@ func (p chipPlan) chipHashrate() float64 {
 }
 
 // chainConfig is the driver configuration for chain i on the line open opens.
-func (p chipPlan) chainConfig(i int, open func() (bm13xx.Port, error), work *mining.Dispatcher, results func(mining.Result)) bm13xx.ChainConfig {
+func (p chipPlan) chainConfig(i int, open func() (bm13xx.Port, error), work *mining.Dispatcher, results func(mining.Result) error) bm13xx.ChainConfig {
 	return bm13xx.ChainConfig{
 		Index:         i,
 		Model:         p.model,
@@ -109,7 +109,7 @@ func (p simPlan) autoDifficulty() float64 {
 	return math.Exp2(math.Floor(math.Log2(perChip / (1 << 32) / simNoncesPerChip)))
 }
 
-func (p simPlan) build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error) {
+func (p simPlan) build(work *mining.Dispatcher, results func(mining.Result) error) (hasher, error) {
 	if p.difficulty == 0 {
 		p.difficulty = p.autoDifficulty()
 	}
@@ -124,7 +124,7 @@ func (p simPlan) build(work *mining.Dispatcher, results func(mining.Result)) (ha
 type simHasher struct {
 	plan    simPlan
 	work    *mining.Dispatcher
-	results func(mining.Result)
+	results func(mining.Result) error
 
 	mu     sync.Mutex
 	board  *sim.Board
@@ -254,7 +254,7 @@ func (p serialPlan) expectedHashrate() float64 {
 	return float64(len(p.paths)*n) * p.chipHashrate()
 }
 
-func (p serialPlan) build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error) {
+func (p serialPlan) build(work *mining.Dispatcher, results func(mining.Result) error) (hasher, error) {
 	h := &serialHasher{plan: p}
 	for i, path := range p.paths {
 		ch, err := bm13xx.NewChain(p.chainConfig(i, openUART(path), work, results))

@@ -97,8 +97,9 @@ func (c *core) run(ctx context.Context) error {
 }
 
 // result handles one nonce from a hashing unit; it runs on the unit's
-// goroutine, so it only verifies and queues.
-func (c *core) result(r mining.Result) {
+// goroutine, so it only verifies and queues. It returns the validator's
+// verdict, which chip drivers count per chip.
+func (c *core) result(r mining.Result) error {
 	share, err := c.validator.Check(r)
 	switch {
 	case errors.Is(err, mining.ErrStale):
@@ -110,6 +111,7 @@ func (c *core) result(r mining.Result) {
 	case share != nil:
 		c.pools.Submit(share)
 	}
+	return err
 }
 
 // shareResult records what a pool said about a share.

@@ -126,7 +126,7 @@ func newProfilePlan(o *options, p board.Profile, log *slog.Logger) (boardPlan, e
 	return profilePlan{serialPlan: serialPlan{chipPlan: o.chipPlan(p.Name, m, expected, log), paths: paths}, profile: p}, nil
 }
 
-func (p profilePlan) build(work *mining.Dispatcher, results func(mining.Result)) (hasher, error) {
+func (p profilePlan) build(work *mining.Dispatcher, results func(mining.Result) error) (hasher, error) {
 	return &profileHasher{plan: p, work: work, results: results}, nil
 }
 
@@ -136,7 +136,7 @@ func (p profilePlan) build(work *mining.Dispatcher, results func(mining.Result))
 type profileHasher struct {
 	plan    profilePlan
 	work    *mining.Dispatcher
-	results func(mining.Result)
+	results func(mining.Result) error
 	serialHasher
 }
 
