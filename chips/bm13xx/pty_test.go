@@ -75,7 +75,22 @@ func TestDriverAgainstEmulator(t *testing.T) {
 	}
 }
 
-func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispatcher) {
+// ptyRig is the driver and the emulator joined by a real pseudo-terminal.
+type ptyRig struct {
+	emu     *emulator.Chain
+	chain   *bm13xx.Chain
+	v       *mining.Validator
+	results chan struct{}
+
+	mu      sync.Mutex
+	hw      int
+	perUnit map[int]int
+}
+
+// startPTYRig runs the emulator on a pty master and the driver on the slave,
+// opened with the serial library the controller uses; both stop at cleanup.
+func startPTYRig(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispatcher) *ptyRig {
+	t.Helper()
 	emu, err := emulator.New(emulator.Config{Model: m, Chips: chips, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -88,15 +103,9 @@ func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispa
 			t.Errorf("emulator: %v", err)
 		}
 	})
-
-	v := mining.NewValidator(nil, nil)
-	var mu sync.Mutex
-	var hw int
-	perUnit := map[int]int{}
-	results := make(chan struct{}, 4096)
-	const mhz = 62.5
-	chain, err := bm13xx.NewChain(bm13xx.ChainConfig{
-		Index: 1, Model: m, ExpectedChips: chips, FrequencyMHz: mhz,
+	r := &ptyRig{emu: emu, v: mining.NewValidator(nil, nil), results: make(chan struct{}, 4096), perUnit: map[int]int{}}
+	r.chain, err = bm13xx.NewChain(bm13xx.ChainConfig{
+		Index: 1, Model: m, ExpectedChips: chips, FrequencyMHz: ptyMHz,
 		Difficulty: 1.0 / 65536, // about 7 nonces/s per chip at this clock
 		Open: func() (bm13xx.Port, error) {
 			p, err := serial.Open(slave.Name(), &serial.Mode{BaudRate: 115200})
@@ -109,18 +118,8 @@ func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispa
 			}
 			return serialPort{p}, nil
 		},
-		Work: d,
-		Results: func(r mining.Result) error {
-			_, err := v.Check(r)
-			mu.Lock()
-			if err != nil && !errors.Is(err, mining.ErrDuplicate) {
-				hw++
-			}
-			perUnit[r.Unit]++
-			mu.Unlock()
-			results <- struct{}{}
-			return err
-		},
+		Work:     d,
+		Results:  r.result,
 		RampStep: time.Millisecond, EnumerateWait: 100 * time.Millisecond,
 		PollInterval: 200 * time.Millisecond, JobInterval: 200 * time.Millisecond,
 	})
@@ -128,51 +127,76 @@ func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispa
 		t.Fatal(err)
 	}
 	wg.Go(func() {
-		if err := chain.Run(ctx); err != nil {
+		if err := r.chain.Run(ctx); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
 		master.Close()
 		slave.Close()
-	}()
+	})
 	d.SetJob(ptyJob())
+	return r
+}
 
-	// Wait for nonces from every chip.
+// ptyMHz is the clock the rigs run their chips at.
+const ptyMHz = 62.5
+
+// result is the rig's host: the validator's verdict, counted per unit.
+func (r *ptyRig) result(res mining.Result) error {
+	_, err := r.v.Check(res)
+	r.mu.Lock()
+	if err != nil && !errors.Is(err, mining.ErrDuplicate) {
+		r.hw++
+	}
+	r.perUnit[res.Unit]++
+	r.mu.Unlock()
+	r.results <- struct{}{}
+	return err
+}
+
+// waitNonces waits until at least n more nonces arrived and cond holds.
+func (r *ptyRig) waitNonces(t *testing.T, n int, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.After(15 * time.Second)
-	for n := 0; ; n++ {
-		mu.Lock()
-		done := n >= 20 && len(perUnit) == chips
-		mu.Unlock()
+	for i := 0; ; i++ {
+		r.mu.Lock()
+		done := i >= n && cond()
+		r.mu.Unlock()
 		if done {
-			break
+			return
 		}
 		select {
-		case <-results:
+		case <-r.results:
 		case <-deadline:
-			t.Fatalf("after %d nonces, chips heard from: %v; status %+v", n, perUnit, chain.Status())
+			t.Fatalf("timed out waiting for %s: heard from %v; status %+v", what, r.perUnit, r.chain.Status())
 		}
 	}
+}
 
-	st := chain.Status()
+func runAgainstEmulator(t *testing.T, m bm13xx.Model, chips int, d *mining.Dispatcher) {
+	r := startPTYRig(t, m, chips, d)
+	r.waitNonces(t, 20, "nonces from every chip", func() bool { return len(r.perUnit) == chips })
+
+	st := r.chain.Status()
 	if st.State != bm13xx.StateMining || len(st.Chips) != chips || st.Reinits != 0 {
 		t.Fatalf("status %+v", st)
 	}
-	mu.Lock()
-	if hw != 0 || st.HWErrors != 0 {
-		t.Errorf("HW errors: validator %d, driver %d", hw, st.HWErrors)
+	r.mu.Lock()
+	if r.hw != 0 || st.HWErrors != 0 {
+		t.Errorf("HW errors: validator %d, driver %d", r.hw, st.HWErrors)
 	}
-	mu.Unlock()
-	if s := v.Stats(); s.HWErrors != 0 || s.Results == 0 {
+	r.mu.Unlock()
+	if s := r.v.Stats(); s.HWErrors != 0 || s.Results == 0 {
 		t.Errorf("validator stats %+v", s)
 	}
 	addrs := bm13xx.Addresses(chips)
 	fastReg, fastVal, _ := bm13xx.FastUARTReg(m, m.DefaultFastBaud)
 	wantBaud, _ := bm13xx.UARTBaud(m, fastReg, fastVal)
-	for i, cs := range emu.Chips() {
-		if cs.Address != addrs[i] || cs.FrequencyMHz != mhz || cs.Baud != wantBaud || cs.LongReplies != m.HardwareRolling {
+	for i, cs := range r.emu.Chips() {
+		if cs.Address != addrs[i] || cs.FrequencyMHz != ptyMHz || cs.Baud != wantBaud || cs.LongReplies != m.HardwareRolling {
 			t.Errorf("emulated chip %d: address %02x, %v MHz, %d baud, long %v", i, cs.Address, cs.FrequencyMHz, cs.Baud, cs.LongReplies)
 		}
 		if st.Chips[i].Address != addrs[i] || st.Chips[i].Nonces == 0 || !st.Chips[i].Responding {

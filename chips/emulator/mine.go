@@ -74,10 +74,11 @@ func (c *Chain) rate(ch *chip) float64 {
 // rate or whether the chip hashes, so that hashing starts the moment work
 // arrives and each rate applies to its own interval.
 func (c *Chain) accrue(ch *chip, now time.Time) {
-	if dt := now.Sub(ch.tokensAt).Seconds(); ch.hashing() && dt > 0 {
-		ch.tokens += c.rate(ch) * dt
-	} else if !ch.hashing() {
+	switch dt := now.Sub(ch.tokensAt).Seconds(); {
+	case !ch.hashing():
 		ch.tokens = 0
+	case dt > 0:
+		ch.tokens += c.rate(ch) * dt
 	}
 	if now.After(ch.tokensAt) {
 		ch.tokensAt = now

@@ -26,10 +26,11 @@ type deadliner interface {
 // bm13xx.HostReader, answers them, hashes the jobs it is given and writes
 // every response from a single writer, so frames never interleave.
 //
-// When ctx ends Serve releases its blocked Read through SetReadDeadline if
-// rw has one (an *os.File pseudo-terminal master does) and waits for it;
-// otherwise the read stays blocked until the caller closes rw. Only one
-// Serve may run at a time.
+// When ctx ends Serve releases a blocked Read or Write through
+// SetReadDeadline and SetWriteDeadline if rw has them (a pollable *os.File
+// pseudo-terminal master and a net.Conn do) and waits for it; otherwise a
+// blocked read stays blocked until the caller closes rw, and Serve may
+// return before it does. Only one Serve may run at a time.
 func (c *Chain) Serve(ctx context.Context, rw io.ReadWriter) error {
 	if !c.serving.CompareAndSwap(false, true) {
 		return errServing
