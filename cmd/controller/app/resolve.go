@@ -16,6 +16,10 @@ import (
 	"github.com/kilnfw/kiln/webui"
 )
 
+// bareBitaxe is --board bitaxe: one Bitaxe-class chain on the UART given
+// with --serial, no sensors or regulators (the full boards are profiles).
+const bareBitaxe = "bitaxe"
+
 // defaultSimChip is the chip of the default simulated board: a
 // Bitaxe-class single chain.
 const defaultSimChip = "BM1366"
@@ -44,10 +48,21 @@ func resolveBoard(o *options, log *slog.Logger) (boardPlan, error) {
 			return nil, err
 		}
 		return serialPlan{chipPlan: o.chipPlan(board.USBName, chip, 0, log), paths: o.serials}, nil
+	case bareBitaxe:
+		// A Bitaxe-class chain on a given UART, with no board devices: for
+		// a chain wired to a PC, or an external emulator on a pty.
+		if len(o.serials) != 1 {
+			return nil, errors.New("--board bitaxe needs exactly one --serial PATH")
+		}
+		chip, err := o.chipModel(defaultSimChip)
+		if err != nil {
+			return nil, err
+		}
+		return serialPlan{chipPlan: o.chipPlan(bareBitaxe, chip, 0, log), paths: o.serials}, nil
 	default:
 		p, err := board.Lookup(o.board)
 		if err != nil {
-			return nil, fmt.Errorf("--board %s: want auto, sim, cpu, usb or one of %s", o.board, strings.Join(board.Names(), ", "))
+			return nil, fmt.Errorf("--board %s: want auto, sim, cpu, usb, bitaxe or one of %s", o.board, strings.Join(board.Names(), ", "))
 		}
 		return newProfilePlan(o, p, log)
 	}

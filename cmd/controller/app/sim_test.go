@@ -1,8 +1,12 @@
 package app
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/kilnfw/kiln/chips/bm13xx"
+	"github.com/kilnfw/kiln/hal/sim"
 )
 
 type boardView struct {
@@ -87,6 +91,45 @@ func TestSimChipModels(t *testing.T) {
 			c.get(t, "/api/v1/boards", &boards)
 			if len(boards) != 1 || boards[0].Model != chip {
 				t.Errorf("boards = %+v", boards)
+			}
+		})
+	}
+}
+
+// TestSerialBoardsOnExternalEmulator drives chains on serial paths given
+// with --serial, as owners of USB sticks and Bitaxe UARTs do, against a chip
+// emulator on a pseudo-terminal this test runs itself.
+func TestSerialBoardsOnExternalEmulator(t *testing.T) {
+	for _, tc := range []struct{ board, chip string }{{"bitaxe", "BM1366"}, {"usb", "BM1397"}} {
+		t.Run(tc.board, func(t *testing.T) {
+			model, err := bm13xx.ModelByName(tc.chip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			ext, err := sim.Start(ctx, sim.BoardConfig{Model: model, Chains: 1, ChipsPerChain: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ext.Close() })
+			path := ext.SerialPaths()[0]
+			c := startController(t, "--board", tc.board, "--chip", tc.chip, "--serial", path,
+				"--chip-difficulty", "0.0001", "--frequency", "200",
+				// The demo pool is sized for real chips; this one is emulated.
+				"--demo-difficulty", "0.001")
+			waitFor(t, 60*time.Second, "2 accepted shares", func() bool { return c.summary(t).Accepted >= 2 })
+			var boards []boardView
+			c.get(t, "/api/v1/boards", &boards)
+			if len(boards) != 1 || boards[0].Kind != tc.board || boards[0].Model != tc.chip ||
+				len(boards[0].Chains) != 1 || boards[0].Chains[0].Serial != path {
+				t.Fatalf("boards = %+v", boards)
+			}
+			if chips := ext.Emulator(0).Chips(); chips[0].FrequencyMHz != 200 {
+				t.Errorf("emulated chip at %v MHz, want the --frequency 200", chips[0].FrequencyMHz)
+			}
+			if s := c.summary(t); s.Rejected != 0 || s.HWErrors != 0 {
+				t.Errorf("summary = %+v", s)
 			}
 		})
 	}
