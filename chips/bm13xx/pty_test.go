@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"go.bug.st/serial"
-	"golang.org/x/sys/unix"
 
 	"github.com/kilnfw/kiln/chips/bm13xx"
 	"github.com/kilnfw/kiln/chips/emulator"
 	"github.com/kilnfw/kiln/hal"
+	"github.com/kilnfw/kiln/hal/pty"
 	"github.com/kilnfw/kiln/mining"
 )
 
@@ -31,30 +30,11 @@ func (p serialPort) ResetInput() error { return p.ResetInputBuffer() }
 // slave, which the test keeps open.
 func rawMaster(t *testing.T) (master, slave *os.File) {
 	t.Helper()
-	p, tty, err := pty.Open()
+	master, slave, err := pty.OpenRaw()
 	if err != nil {
-		t.Fatalf("open pty: %v", err)
+		t.Fatal(err)
 	}
-	fd, err := unix.Dup(int(p.Fd()))
-	p.Close()
-	if err != nil {
-		t.Fatalf("dup: %v", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		t.Fatalf("nonblock: %v", err)
-	}
-	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		t.Fatalf("termios: %v", err)
-	}
-	tio.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	tio.Oflag &^= unix.OPOST
-	tio.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	tio.Cflag = tio.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, tio); err != nil {
-		t.Fatalf("raw mode: %v", err)
-	}
-	return os.NewFile(uintptr(fd), "/dev/ptmx"), tty
+	return master, slave
 }
 
 // TestDriverAgainstEmulator runs the driver against the chip emulator

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"go.bug.st/serial"
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 
 	"github.com/kilnfw/kiln/chips/bm13xx"
+	"github.com/kilnfw/kiln/hal/pty"
 )
 
 // host is the test's side of a chain behind a real pseudo-terminal: the
@@ -30,31 +29,11 @@ type host struct {
 // test keeps open, and the slave's path.
 func openMaster(t *testing.T) (master, slave *os.File) {
 	t.Helper()
-	p, tty, err := pty.Open()
+	master, slave, err := pty.OpenRaw()
 	if err != nil {
-		t.Fatalf("open pty: %v", err)
+		t.Fatal(err)
 	}
-	fd, err := unix.Dup(int(p.Fd()))
-	p.Close()
-	if err != nil {
-		t.Fatalf("dup: %v", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		t.Fatalf("nonblock: %v", err)
-	}
-	master = os.NewFile(uintptr(fd), "/dev/ptmx")
-	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		t.Fatalf("termios: %v", err)
-	}
-	tio.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	tio.Oflag &^= unix.OPOST
-	tio.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	tio.Cflag = tio.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, tio); err != nil {
-		t.Fatalf("raw mode: %v", err)
-	}
-	return master, tty
+	return master, slave
 }
 
 // startChain builds a chain, serves it on a fresh pseudo-terminal and

@@ -22,6 +22,7 @@ import (
 	"github.com/kilnfw/kiln/chips/bm13xx"
 	"github.com/kilnfw/kiln/chips/emulator"
 	"github.com/kilnfw/kiln/hal"
+	"github.com/kilnfw/kiln/hal/pty"
 )
 
 // MaxChains bounds BoardConfig.Chains: a control board drives a handful of
@@ -122,7 +123,7 @@ func newChain(cfg BoardConfig, i int) (*chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: chain %d: %w", i, err)
 	}
-	master, slave, err := openPTY()
+	master, slave, err := pty.OpenRaw()
 	if err != nil {
 		return nil, fmt.Errorf("sim: chain %d: %w", i, err)
 	}

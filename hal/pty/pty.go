@@ -1,35 +1,37 @@
-package sim
+// Package pty opens pseudo-terminal pairs set up as a serial line: both
+// ends raw, the master pollable. The simulated board puts a chip emulator
+// on the master, and the driver opens the slave path exactly as it opens a
+// UART on hardware.
+package pty
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/creack/pty"
+	cpty "github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
-// openPTY opens a pseudo-terminal pair with both ends in raw mode. The
+// OpenRaw opens a pseudo-terminal pair with both ends in raw mode. The
 // master comes back as a non-blocking, pollable file, so that a read or
 // write blocked on it ends when it is closed or given a deadline (the file
-// pty.Open returns has been switched to blocking mode). The slave stays
-// open in the board for the board's life: the line then stays up while a
-// driver closes and reopens its path, and bytes written meanwhile wait in
-// its input queue as they would in a UART's.
-func openPTY() (master, slave *os.File, err error) {
-	p, tty, err := pty.Open()
+// pty.Open returns has been switched to blocking mode). Keeping the slave open
+// keeps the line up while a driver closes and reopens its path.
+func OpenRaw() (master, slave *os.File, err error) {
+	p, tty, err := cpty.Open()
 	if err != nil {
-		return nil, nil, fmt.Errorf("sim: open pty: %w", err)
+		return nil, nil, fmt.Errorf("pty: open pty: %w", err)
 	}
 	fd, err := unix.Dup(int(p.Fd()))
 	p.Close()
 	if err != nil {
 		tty.Close()
-		return nil, nil, fmt.Errorf("sim: dup pty master: %w", err)
+		return nil, nil, fmt.Errorf("pty: dup pty master: %w", err)
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
 		tty.Close()
-		return nil, nil, fmt.Errorf("sim: pty master non-blocking: %w", err)
+		return nil, nil, fmt.Errorf("pty: pty master non-blocking: %w", err)
 	}
 	master = os.NewFile(uintptr(fd), "/dev/ptmx")
 	for _, f := range []*os.File{master, tty} {
@@ -49,7 +51,7 @@ func openPTY() (master, slave *os.File, err error) {
 func makeRaw(f *os.File) error {
 	sc, err := f.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("sim: raw mode %s: %w", f.Name(), err)
+		return fmt.Errorf("pty: raw mode %s: %w", f.Name(), err)
 	}
 	var opErr error
 	err = sc.Control(func(fd uintptr) {
@@ -70,7 +72,7 @@ func makeRaw(f *os.File) error {
 		err = opErr
 	}
 	if err != nil {
-		return fmt.Errorf("sim: raw mode %s: %w", f.Name(), err)
+		return fmt.Errorf("pty: raw mode %s: %w", f.Name(), err)
 	}
 	return nil
 }
