@@ -44,6 +44,19 @@ var migrations = []string{
 		name  TEXT PRIMARY KEY NOT NULL,
 		value INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 2: lifetime statistics of the farm proxy's downstream workers.
+	`CREATE TABLE proxy_workers (
+		worker              TEXT PRIMARY KEY NOT NULL,
+		accepted            INTEGER NOT NULL DEFAULT 0,
+		rejected            INTEGER NOT NULL DEFAULT 0,
+		stale               INTEGER NOT NULL DEFAULT 0,
+		rejected_by_reason  TEXT NOT NULL DEFAULT '{}',
+		accepted_difficulty REAL NOT NULL DEFAULT 0,
+		difficulty          REAL NOT NULL DEFAULT 0,
+		first_seen_ns       INTEGER NOT NULL,
+		last_share_ns       INTEGER NOT NULL DEFAULT 0
+	) WITHOUT ROWID;`,
 }
 
 // SchemaVersion is the PRAGMA user_version of a database this program has
