@@ -108,6 +108,7 @@ func (s *Server) routes() *gin.Engine {
 	authed.GET("/api/v1/summary", s.wrap(s.summary))
 	authed.GET("/api/v1/pools", s.wrap(s.pools))
 	authed.GET("/api/v1/boards", s.wrap(s.boards))
+	authed.GET("/api/v1/proxy/workers", s.wrap(s.proxyWorkers))
 	return e
 }
 

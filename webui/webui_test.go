@@ -49,8 +49,11 @@ type fakeStatus struct {
 	summary  Summary
 	pools    []Pool
 	boards   []Board
+	workers  []ProxyWorker
 	panicMsg string
 }
+
+func (f *fakeStatus) ProxyWorkers() []ProxyWorker { return f.workers }
 
 func (f *fakeStatus) Boards() []Board {
 	if f.panicMsg != "" {
