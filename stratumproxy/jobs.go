@@ -70,9 +70,9 @@ type srvJob struct {
 	// epoch counts clean jobs: a job whose epoch is below the current one
 	// was voided by a new block.
 	epoch uint64
-	// notifyClean and notifyUpdate are the encoded notify lines with
-	// clean_jobs true and as issued.
-	notifyClean, notifyUpdate []byte
+	// notifyClean, notifyUpdate and notifyResend are the encoded notify
+	// lines with clean_jobs true, as issued, and false.
+	notifyClean, notifyUpdate, notifyResend []byte
 
 	mu   sync.Mutex
 	seen map[[32]byte]struct{}
@@ -99,6 +99,8 @@ type srvJobBook struct {
 	byID  map[string]*srvJob
 	epoch uint64
 	seq   uint64
+	// idle is set by voidAll: no job is current until the next add.
+	idle bool
 }
 
 func newSrvJobBook(firstSeq uint64) *srvJobBook {
@@ -110,7 +112,8 @@ func newSrvJobBook(firstSeq uint64) *srvJobBook {
 func (b *srvJobBook) add(n Notify) *srvJob {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	clean := n.Clean || len(b.jobs) == 0
+	clean := n.Clean || len(b.jobs) == 0 || b.idle
+	b.idle = false
 	if clean {
 		b.epoch++
 	}
@@ -131,6 +134,11 @@ func (b *srvJobBook) add(n Notify) *srvJob {
 	j.notifyUpdate = EncodeNotify(n)
 	n.Clean = true
 	j.notifyClean = EncodeNotify(n)
+	j.notifyResend = j.notifyUpdate
+	if clean {
+		n.Clean = false
+		j.notifyResend = EncodeNotify(n)
+	}
 	b.jobs = append(b.jobs, j)
 	b.byID[id] = j
 	if len(b.jobs) > srvJobWindow {
@@ -145,7 +153,7 @@ func (b *srvJobBook) add(n Notify) *srvJob {
 func (b *srvJobBook) current() *srvJob {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if len(b.jobs) == 0 {
+	if len(b.jobs) == 0 || b.idle {
 		return nil
 	}
 	return b.jobs[len(b.jobs)-1]
@@ -172,4 +180,12 @@ func (b *srvJobBook) known(id string) bool {
 	defer b.mu.RUnlock()
 	_, ok := b.byID[id]
 	return ok
+}
+
+// voidAll makes every job stale and none current.
+func (b *srvJobBook) voidAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.epoch++
+	b.idle = true
 }

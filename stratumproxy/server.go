@@ -9,7 +9,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kilnfw/kiln/mining"
@@ -69,6 +71,12 @@ type ServerConfig struct {
 	// MaxConns bounds concurrent connections; further ones are closed at
 	// once.
 	MaxConns int
+	// MaxConnsPerIP bounds concurrent connections from one address; 0 is
+	// no limit.
+	MaxConnsPerIP int
+	// AllowNets, when not empty, admits only peers inside one of these
+	// networks; others are closed at accept and logged.
+	AllowNets []netip.Prefix
 	// HandshakeTimeout drops a connection not authorized within it;
 	// IdleTimeout one that sends nothing for that long.
 	HandshakeTimeout, IdleTimeout time.Duration
@@ -133,6 +141,12 @@ type Server struct {
 
 	rotMu sync.Mutex // serialises job changes
 	book  *srvJobBook
+	// hooks, set only by the farm proxy, adds vardiff, submit limits and
+	// share forwarding; nil for a plain pool server.
+	hooks srvHooks
+	// mask is the version-rolling mask granted at most (cfg.VersionMask,
+	// or the upstream's for the proxy).
+	mask atomic.Uint32
 
 	mu       sync.Mutex
 	conns    map[*srvConn]struct{}
@@ -142,6 +156,7 @@ type Server struct {
 	en1Next  uint64
 	en1InUse map[string]struct{}
 	closed   map[string]time.Time // session id -> when its connection closed
+	perIP    map[netip.Addr]int
 
 	statsMu sync.Mutex
 	stats   ServerStats
@@ -150,6 +165,18 @@ type Server struct {
 // NewServer checks cfg, fills in defaults and returns a server; the first
 // job is built at once so the source's errors surface here.
 func NewServer(cfg ServerConfig) (*Server, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rotate(true); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer builds a server without a first job.
+func newServer(cfg ServerConfig) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
@@ -163,11 +190,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		en1Next:  rand.Uint64(),
 		en1InUse: make(map[string]struct{}),
 		closed:   make(map[string]time.Time),
+		perIP:    make(map[netip.Addr]int),
 		stats:    ServerStats{Rejected: map[string]uint64{}, Workers: map[string]uint64{}},
 	}
-	if err := s.rotate(true); err != nil {
-		return nil, err
-	}
+	s.mask.Store(cfg.VersionMask)
 	return s, nil
 }
 
@@ -199,6 +225,9 @@ func (c *ServerConfig) fill() error {
 	c.JobInterval = srvDefault(c.JobInterval, DefaultServerJobInterval)
 	c.BlockInterval = srvDefault(c.BlockInterval, DefaultServerBlockInterval)
 	c.MaxConns = srvDefault(c.MaxConns, DefaultServerMaxConns)
+	if c.MaxConnsPerIP < 0 {
+		return errors.New("stratum server: negative per-address connection limit")
+	}
 	c.HandshakeTimeout = srvDefault(c.HandshakeTimeout, DefaultServerHandshakeTimeout)
 	c.IdleTimeout = srvDefault(c.IdleTimeout, DefaultServerIdleTimeout)
 	if c.MaxConns < 0 || c.HandshakeTimeout < 0 || c.IdleTimeout < 0 {
@@ -289,28 +318,71 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, wg *sync.WaitG
 }
 
 // admit registers a new connection and starts it, or closes it at once
-// when the server is full or shutting down.
+// when the server is full, the peer is not allowed, or shutting down.
 func (s *Server) admit(nc net.Conn, wg *sync.WaitGroup) {
+	ip := srvRemoteIP(nc)
 	s.mu.Lock()
-	if s.closing || len(s.conns) >= s.cfg.MaxConns {
-		full := !s.closing
+	refusal := s.refusalLocked(ip)
+	if refusal != "" {
 		s.mu.Unlock()
 		_ = nc.Close()
-		if full {
-			s.log.Warn("stratum server full, connection refused",
-				"remote", nc.RemoteAddr().String(), "max_conns", s.cfg.MaxConns)
+		if refusal != "closing" {
+			s.log.Warn("stratum server: connection refused", "remote", nc.RemoteAddr().String(),
+				"reason", refusal)
 		}
 		return
 	}
 	s.connSeq++
 	c := newSrvConn(s, nc, s.connSeq, srvQueueLen)
+	c.ip = ip
 	s.conns[c] = struct{}{}
+	s.perIP[ip]++
 	wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer wg.Done()
 		c.run()
 	}()
+}
+
+// refusalLocked says why a peer at ip may not connect now, or "".
+func (s *Server) refusalLocked(ip netip.Addr) string {
+	switch {
+	case s.closing:
+		return "closing"
+	case len(s.conns) >= s.cfg.MaxConns:
+		return fmt.Sprintf("server full (%d connections)", s.cfg.MaxConns)
+	case !srvAllowed(s.cfg.AllowNets, ip):
+		return "address not allowed"
+	case s.cfg.MaxConnsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsPerIP:
+		return fmt.Sprintf("too many connections from this address (%d)", s.cfg.MaxConnsPerIP)
+	}
+	return ""
+}
+
+func srvAllowed(nets []netip.Prefix, ip netip.Addr) bool {
+	if len(nets) == 0 {
+		return true
+	}
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// srvRemoteIP is the peer's address (IPv4-mapped forms unmapped), or the
+// zero Addr when it is not an IP peer.
+func srvRemoteIP(nc net.Conn) netip.Addr {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // closeAll marks the server closing and closes every connection.
@@ -396,12 +468,33 @@ func (s *Server) rotate(newBlock bool) error {
 	if err != nil {
 		return fmt.Errorf("stratum server: job source: %w", err)
 	}
+	s.publishLocked(n)
+	return nil
+}
+
+// publish makes n the current job and sends it to every mining
+// connection; the proxy calls it for each upstream job.
+func (s *Server) publish(n Notify) *srvJob {
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	return s.publishLocked(n)
+}
+
+func (s *Server) publishLocked(n Notify) *srvJob {
 	j := s.book.add(n)
 	s.log.Debug("stratum server: new job", "job", j.job.ID, "clean", j.job.Clean)
 	for _, c := range s.snapshot() {
 		c.pushJob(j)
 	}
-	return nil
+	return j
+}
+
+// withdraw voids every job: no work is handed out until the next publish,
+// and shares on earlier jobs are stale.
+func (s *Server) withdraw() {
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	s.book.voidAll()
 }
 
 func (s *Server) snapshot() []*srvConn {
@@ -479,6 +572,11 @@ func (s *Server) unregister(c *srvConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	if _, ok := s.perIP[c.ip]; ok {
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+	}
 	if sid != "" {
 		delete(s.en1InUse, sid)
 		if len(s.closed) >= srvMaxClosed {
@@ -531,6 +629,9 @@ func (s *Server) allocExtranonce1(resume string) ([]byte, error) {
 			en1[size-1-i] = byte(v >> (8 * i))
 		}
 		sid := hexString(en1)
+		if s.hooks != nil && v&srvMaskBytes(size) == 0 {
+			continue // prefix 0 is the proxy's own hash boards'
+		}
 		_, live := s.en1InUse[sid]
 		_, resumable := s.closed[sid]
 		if !live && !resumable {
@@ -539,4 +640,12 @@ func (s *Server) allocExtranonce1(resume string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("no extranonce1 available")
+}
+
+// srvMaskBytes is a mask of the low n bytes.
+func srvMaskBytes(n int) uint64 {
+	if n >= 8 {
+		return math.MaxUint64
+	}
+	return 1<<(8*n) - 1
 }

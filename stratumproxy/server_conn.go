@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -22,6 +23,14 @@ const srvQueueLen = 64
 
 // srvWriteTimeout bounds one write to a miner.
 const srvWriteTimeout = 10 * time.Second
+
+// srvReadBuf and srvWriteBuf are each connection's buffer sizes: enough
+// for the usual request and reply; a longer request line is gathered in a
+// separate buffer up to MaxLineServer, a longer notify written directly.
+const (
+	srvReadBuf  = 512
+	srvWriteBuf = 512
+)
 
 // srvMaxWorkers bounds the names one connection may authorize.
 const srvMaxWorkers = 16
@@ -41,6 +50,12 @@ type srvConn struct {
 	dead     atomic.Bool   // no more lines are queued
 	authed   atomic.Bool   // some worker authorized (ends the handshake timer)
 	killOnce sync.Once
+	ip       netip.Addr
+	// quit, set by the reader's handlers, closes the connection after the
+	// line being handled, with this reason.
+	quit string
+	// ext is the proxy's per-connection state (nil for a pool server).
+	ext *proxyConn
 
 	mu         sync.Mutex
 	subscribed bool
@@ -50,6 +65,7 @@ type srvConn struct {
 	agent      string
 	workers    map[string]bool
 	mask       uint32             // granted version-rolling mask; 0 = none
+	reqMask    uint32             // the mask the miner asked for
 	diff       float64            // share difficulty for jobs sent from now on
 	minDiff    float64            // the miner's minimum-difficulty, 0 = none
 	sentDiff   float64            // last mining.set_difficulty sent
@@ -62,7 +78,7 @@ func newSrvConn(s *Server, nc net.Conn, id uint64, queue int) *srvConn {
 	if nc != nil {
 		remote = nc.RemoteAddr().String()
 	}
-	return &srvConn{
+	c := &srvConn{
 		s:       s,
 		nc:      nc,
 		id:      id,
@@ -72,8 +88,12 @@ func newSrvConn(s *Server, nc net.Conn, id uint64, queue int) *srvConn {
 		stop:    make(chan struct{}),
 		workers: make(map[string]bool),
 		diff:    s.cfg.Difficulty,
-		jobDiff: make(map[string]float64),
+		jobDiff: make(map[string]float64, 4),
 	}
+	if s.hooks != nil {
+		c.ext = s.hooks.newConn()
+	}
+	return c
 }
 
 // run serves the connection until it closes, then releases it.
@@ -95,10 +115,16 @@ func (c *srvConn) run() {
 // readLoop reads and handles lines until the connection must close, and
 // says why.
 func (c *srvConn) readLoop() string {
-	r := bufio.NewReaderSize(c.nc, MaxLineServer)
+	r := bufio.NewReaderSize(c.nc, srvReadBuf)
+	var long []byte
 	for {
 		_ = c.nc.SetReadDeadline(c.readDeadline())
 		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long[:0], line...)
+			line, err = srvReadLong(r, long)
+			long = line[:0]
+		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			return "line too long"
@@ -115,7 +141,27 @@ func (c *srvConn) readLoop() string {
 		if !c.handleLine(line) {
 			return "protocol error"
 		}
+		if c.quit != "" {
+			return c.quit
+		}
 	}
+}
+
+// srvReadLong completes a line longer than the read buffer into acc, up to
+// MaxLineServer bytes (bufio.ErrBufferFull beyond).
+func srvReadLong(r *bufio.Reader, acc []byte) ([]byte, error) {
+	for len(acc) <= MaxLineServer {
+		part, err := r.ReadSlice('\n')
+		acc = append(acc, part...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == nil && len(acc) > MaxLineServer {
+			break
+		}
+		return acc, err
+	}
+	return acc, bufio.ErrBufferFull
 }
 
 // readDeadline is the idle deadline, or the handshake deadline while no
@@ -133,7 +179,7 @@ func (c *srvConn) readDeadline() time.Time {
 // writeLoop drains the send queue; once the reader is done it writes what
 // is still queued (a final error reply) and returns.
 func (c *srvConn) writeLoop() {
-	w := bufio.NewWriter(c.nc)
+	w := bufio.NewWriterSize(c.nc, srvWriteBuf)
 	for {
 		select {
 		case line := <-c.out:
@@ -303,6 +349,9 @@ func (c *srvConn) activateLocked() {
 		return
 	}
 	c.active = true
+	if h := c.s.hooks; h != nil {
+		c.diff = max(h.startDifficulty(c), c.minDiff)
+	}
 	c.sendDifficultyLocked()
 	c.sendJobLocked(j, j.notifyClean)
 }
@@ -312,8 +361,17 @@ func (c *srvConn) activateLocked() {
 func (c *srvConn) pushJob(j *srvJob) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.active || c.lastJob == j.job.ID {
+	if !c.active {
+		c.activateLocked() // subscribed and authorized before any job
 		return
+	}
+	if c.lastJob == j.job.ID {
+		return
+	}
+	if h := c.s.hooks; h != nil {
+		if d, ok := h.retarget(c, false); ok {
+			c.diff = max(d, c.minDiff)
+		}
 	}
 	if c.diff != c.sentDiff {
 		c.sendDifficultyLocked()
@@ -365,7 +423,5 @@ func (c *srvConn) setDifficultyLocked(d float64) {
 		return
 	}
 	c.sendDifficultyLocked()
-	n := j.notify
-	n.Clean = false
-	c.sendJobLocked(j, EncodeNotify(n))
+	c.sendJobLocked(j, j.notifyResend)
 }

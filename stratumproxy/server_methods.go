@@ -108,7 +108,8 @@ func (c *srvConn) grantMask(opts map[string]json.RawMessage) (uint32, bool) {
 		}
 		req = v
 	}
-	mask := req & c.s.cfg.VersionMask
+	c.reqMask = req
+	mask := req & c.s.mask.Load()
 	return mask, mask != 0
 }
 
@@ -233,45 +234,60 @@ func (c *srvConn) suggestDifficulty(m *Message) {
 
 // submit handles mining.submit: validates, counts and answers.
 func (c *srvConn) submit(m *Message) {
-	sh, err := c.checkSubmit(m)
+	h := c.s.hooks
+	if h != nil {
+		if err := h.admitSubmit(c); err != nil {
+			c.s.countRejected(err)
+			c.reply(m, false, ErrorValue(err))
+			return
+		}
+	}
+	sh, j, err := c.checkSubmit(m)
 	if err != nil {
 		c.s.countRejected(err)
 		c.log.Debug("share rejected", "reason", ReasonOf(err), "err", err)
 		c.reply(m, false, ErrorValue(err))
+		if h != nil {
+			h.rejected(c, m, err)
+		}
 		return
 	}
 	c.s.countAccepted(&sh)
-	c.reply(m, true, nil)
 	if sh.Block {
 		c.log.Debug("block found", "worker", sh.Worker, "job", sh.JobID, "difficulty", sh.Difficulty)
 	}
-	if sink, ok := c.s.src.(ShareSink); ok {
+	// Record (and forward) the share before answering, so whatever the
+	// miner sees accepted is already in the books.
+	if h != nil {
+		h.accepted(c, &sh, j)
+	} else if sink, ok := c.s.src.(ShareSink); ok {
 		sink.Share(sh)
 	}
+	c.reply(m, true, nil)
 }
 
 // checkSubmit runs the pool's checks in order: subscribed (25), worker
 // authorized here (24), job known (21) and current (21), the field and
 // hash checks of ValidateShare (20, 23), and duplicates (22).
-func (c *srvConn) checkSubmit(m *Message) (ServerShare, error) {
+func (c *srvConn) checkSubmit(m *Message) (ServerShare, *srvJob, error) {
 	c.mu.Lock()
 	if !c.subscribed {
 		c.mu.Unlock()
-		return ServerShare{}, Reject(ErrNotSubscribed, "not subscribed")
+		return ServerShare{}, nil, Reject(ErrNotSubscribed, "not subscribed")
 	}
 	sub, err := DecodeSubmit(m)
 	if err != nil {
 		c.mu.Unlock()
-		return ServerShare{}, Reject(ErrOther, err.Error())
+		return ServerShare{}, nil, Reject(ErrOther, err.Error())
 	}
 	if !c.workers[sub.Worker] {
 		c.mu.Unlock()
-		return ServerShare{}, Reject(ErrUnauthorized, "unauthorized worker")
+		return ServerShare{}, nil, Reject(ErrUnauthorized, "unauthorized worker")
 	}
 	j, err := c.s.book.lookup(sub.JobID)
 	if err != nil {
 		c.mu.Unlock()
-		return ServerShare{}, err
+		return ServerShare{}, nil, err
 	}
 	view := j.job
 	view.Extranonce1 = c.en1
@@ -285,16 +301,16 @@ func (c *srvConn) checkSubmit(m *Message) (ServerShare, error) {
 
 	t, err := mining.TargetFromDifficulty(view.Difficulty)
 	if err != nil {
-		return ServerShare{}, Reject(ErrOther, "no share difficulty")
+		return ServerShare{}, nil, Reject(ErrOther, "no share difficulty")
 	}
 	view.ShareTarget = t
 	sh, err := ValidateShare(&view, sub, c.s.now())
 	if err != nil {
-		return ServerShare{}, err
+		return ServerShare{}, nil, err
 	}
 	if j.markSeen(sh.Hash) {
-		return ServerShare{}, Reject(ErrDuplicate, "duplicate share")
+		return ServerShare{}, nil, Reject(ErrDuplicate, "duplicate share")
 	}
 	sh.SourceJobID = j.sourceJobID
-	return sh, nil
+	return sh, j, nil
 }

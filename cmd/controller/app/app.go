@@ -23,8 +23,14 @@ import (
 // Run runs the controller with the given arguments (without the program
 // name) until ctx ends. Subcommands: bench.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "bench" {
-		return runBench(ctx, args[1:], stdout, stderr)
+	proxyOnly := false
+	if len(args) > 0 {
+		switch args[0] {
+		case "bench":
+			return runBench(ctx, args[1:], stdout, stderr)
+		case "proxy":
+			proxyOnly, args = true, args[1:]
+		}
 	}
 	o, err := parseOptions(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -32,6 +38,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if proxyOnly {
+		if o.stratumListen == "" {
+			return errors.New("proxy: --listen ADDR is required")
+		}
+		o.board = "proxy"
 	}
 	if o.version {
 		fmt.Fprintf(stdout, "kiln controller %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
@@ -44,9 +56,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // serve runs the controller proper.
 func serve(ctx context.Context, o *options, log *slog.Logger) error {
-	board, err := resolveBoard(o, log)
+	var board boardPlan = proxyPlan{}
+	if o.board != "proxy" {
+		b, err := resolveBoard(o, log)
+		if err != nil {
+			return err
+		}
+		board = b
+	}
+	stratum, err := listenStratum(o.stratumListen)
 	if err != nil {
 		return err
+	}
+	if stratum != nil {
+		defer stratum.Close()
+		if stratumListening != nil {
+			stratumListening(stratum.Addr().String())
+		}
 	}
 	st, err := store.Open(ctx, o.data, log.With("pkg", "store"))
 	if err != nil {
@@ -71,7 +97,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := newCore(coreConfig{board: board, pools: pools, store: st, opts: o, log: log})
+	c, err := newCore(coreConfig{board: board, pools: pools, store: st, opts: o, log: log, stratum: stratum})
 	if err != nil {
 		return err
 	}
@@ -87,5 +113,6 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	return err
 }
 
-// listening, when set (by tests), learns the web server's address.
-var listening func(addr string)
+// listening and stratumListening, when set (by tests), learn the web
+// server's and the proxy's addresses.
+var listening, stratumListening func(addr string)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,8 @@ type coreConfig struct {
 	store *store.Store
 	opts  *options
 	log   *slog.Logger
+	// stratum is the downstream listener of the farm proxy; nil when off.
+	stratum net.Listener
 }
 
 // core is the mining pipeline: pool manager → dispatcher → backend →
@@ -40,6 +43,11 @@ type core struct {
 	validator  *mining.Validator
 	pools      *stratumproxy.Manager
 	hasher     hasher
+	// proxy serves downstream miners (nil when off); workers holds their
+	// statistics until saved.
+	proxy   *stratumproxy.Proxy
+	stratum net.Listener
+	workers workerBook
 
 	accepted, rejected, stale atomic.Uint64
 
@@ -60,11 +68,24 @@ func newCore(cfg coreConfig) (*core, error) {
 	}
 	c.validator = mining.NewValidator(c.hashrate, nil)
 	o := cfg.opts
+	if cfg.stratum != nil {
+		pc, err := o.proxyConfig()
+		if err != nil {
+			return nil, err
+		}
+		pc.Forward = func(s *mining.Share) { c.pools.Submit(s) }
+		pc.OnShare = c.workers.add
+		pc.Log = cfg.log.With("pkg", "proxy")
+		if c.proxy, err = stratumproxy.NewProxy(pc); err != nil {
+			return nil, err
+		}
+		c.stratum = cfg.stratum
+	}
 	m, err := stratumproxy.NewManager(stratumproxy.ManagerConfig{
 		Pools:             cfg.pools,
 		UserAgent:         "kiln/" + Version,
-		OnJob:             c.dispatcher.SetJob,
-		OnIdle:            c.dispatcher.Clear,
+		OnJob:             c.onJob,
+		OnIdle:            c.onIdle,
 		OnShare:           c.shareResult,
 		RejectRun:         o.rejectRun,
 		NoWorkTimeout:     o.noWorkTimeout,
@@ -89,6 +110,10 @@ func (c *core) run(ctx context.Context) error {
 	g.Go(func() error { return c.pools.Run(ctx) })
 	g.Go(func() error { return c.hasher.Run(ctx) })
 	g.Go(func() error { return c.report(ctx) })
+	if c.proxy != nil {
+		c.log.Info("stratum proxy listening", "addr", c.stratum.Addr().String())
+		g.Go(func() error { return c.proxy.Serve(ctx, c.stratum) })
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -109,9 +134,37 @@ func (c *core) result(r mining.Result) error {
 	case errors.Is(err, mining.ErrHardware):
 		c.log.Debug("hardware error", "unit", r.Unit, "job", r.Work.Job.ID, "nonce", r.Nonce)
 	case share != nil:
+		if c.proxy != nil {
+			// The boards mine on the proxy's reserved extranonce prefix.
+			if share = c.proxy.UpstreamShare(share); share == nil {
+				c.stale.Add(1)
+				return err
+			}
+		}
 		c.pools.Submit(share)
 	}
 	return err
+}
+
+// onJob hands the active pool's job to the hashing units and, with the
+// proxy on, to the downstream miners (the units then mine the proxy's
+// reserved slice of the extranonce space).
+func (c *core) onJob(j *mining.Job) {
+	if c.proxy != nil {
+		c.proxy.SetUpstreamJob(j)
+		if local := c.proxy.LocalJob(j); local != nil {
+			j = local
+		}
+	}
+	c.dispatcher.SetJob(j)
+}
+
+// onIdle stops all hashing: no pool is usable.
+func (c *core) onIdle() {
+	c.dispatcher.Clear()
+	if c.proxy != nil {
+		c.proxy.UpstreamIdle()
+	}
 }
 
 // shareResult records what a pool said about a share.
@@ -153,6 +206,7 @@ func (c *core) report(ctx context.Context) error {
 				delta[k] = d
 			}
 		}
+		c.flushWorkers(ctx)
 		if len(delta) == 0 {
 			return
 		}

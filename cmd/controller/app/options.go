@@ -40,6 +40,15 @@ type options struct {
 	simChains      int
 	simChips       int
 	simScale       float64
+
+	stratumListen  string
+	proxyWorkers   []string
+	allowNets      []string
+	downstreamDiff float64
+	minDiff        float64
+	shareInterval  time.Duration
+	maxConns       int
+	maxConnsPerIP  int
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -72,6 +81,21 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.noWorkTimeout, "no-work-timeout", 120*time.Second, "fail over when the active pool sends no new job for this long")
 	fs.IntVar(&o.rejectRun, "reject-run", 10, "fail over after this many consecutive rejected shares")
 	fs.Float64Var(&o.suggestDiff, "suggest-difficulty", 0, "share difficulty to ask pools for with mining.suggest_difficulty (0: don't ask)")
+	fs.StringVar(&o.stratumListen, "stratum-listen", "", "serve miners downstream on this address (farm proxy beside the boards)")
+	fs.StringVar(&o.stratumListen, "listen", "", "controller proxy: address miners connect to (same as --stratum-listen)")
+	fs.Func("worker", "proxy: allow this downstream worker, NAME:PASSWORD (repeat; none: any name is accepted)", func(s string) error {
+		o.proxyWorkers = append(o.proxyWorkers, s)
+		return nil
+	})
+	fs.Func("allow", "proxy: accept miners only from this network, CIDR (repeat)", func(s string) error {
+		o.allowNets = append(o.allowNets, s)
+		return nil
+	})
+	fs.Float64Var(&o.downstreamDiff, "downstream-difficulty", 0, "proxy: starting share difficulty for miners (0: the pool's)")
+	fs.Float64Var(&o.minDiff, "min-difficulty", 0, "proxy: vardiff never goes below this (0: 1)")
+	fs.DurationVar(&o.shareInterval, "share-interval", 10*time.Second, "proxy: vardiff aims at one share per miner this often")
+	fs.IntVar(&o.maxConns, "max-conns", 20000, "proxy: most downstream connections in total")
+	fs.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 256, "proxy: most downstream connections from one address")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
