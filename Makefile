@@ -18,6 +18,7 @@ all: build
 build:
 	@scripts/deps.sh
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/controller
+	$(GO) build -trimpath -o bin/stratum-load ./cmd/stratum-load
 
 # Mines on the CPU (the simulated board once it exists) to the embedded demo
 # pool; the status page is on http://$(HTTP)/ (user admin, password in

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -483,10 +484,35 @@ func (s *Server) publish(n Notify) *srvJob {
 func (s *Server) publishLocked(n Notify) *srvJob {
 	j := s.book.add(n)
 	s.log.Debug("stratum server: new job", "job", j.job.ID, "clean", j.job.Clean)
-	for _, c := range s.snapshot() {
-		c.pushJob(j)
-	}
+	fanOut(s.snapshot(), func(c *srvConn) { c.pushJob(j) })
 	return j
+}
+
+// fanOutChunk is the fewest connections worth a goroutine of their own.
+const fanOutChunk = 512
+
+// fanOut runs f on every connection, spread over the cores: with thousands
+// of miners the per-connection work (vardiff, queueing the line) would
+// otherwise sit on one core while the others idle.
+func fanOut(conns []*srvConn, f func(*srvConn)) {
+	parts := min(runtime.GOMAXPROCS(0), (len(conns)+fanOutChunk-1)/fanOutChunk)
+	if parts <= 1 {
+		for _, c := range conns {
+			f(c)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(conns) + parts - 1) / parts
+	for lo := 0; lo < len(conns); lo += per {
+		part := conns[lo:min(lo+per, len(conns))]
+		wg.Go(func() {
+			for _, c := range part {
+				f(c)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // withdraw voids every job: no work is handed out until the next publish,

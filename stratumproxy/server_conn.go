@@ -40,17 +40,20 @@ const srvMaxWorkers = 16
 // miner sees them in the order they were decided; a writer goroutine
 // drains the queue.
 type srvConn struct {
-	s        *Server
-	nc       net.Conn // nil in tests that drive handleLine directly
-	id       uint64
-	log      *slog.Logger
-	opened   time.Time
-	out      chan []byte
-	stop     chan struct{} // closed when the reader is done
-	dead     atomic.Bool   // no more lines are queued
-	authed   atomic.Bool   // some worker authorized (ends the handshake timer)
-	killOnce sync.Once
-	ip       netip.Addr
+	// writeDeadline is when the armed write deadline expires (writer
+	// goroutine only).
+	writeDeadline time.Time
+	s             *Server
+	nc            net.Conn // nil in tests that drive handleLine directly
+	id            uint64
+	log           *slog.Logger
+	opened        time.Time
+	out           chan []byte
+	stop          chan struct{} // closed when the reader is done
+	dead          atomic.Bool   // no more lines are queued
+	authed        atomic.Bool   // some worker authorized (ends the handshake timer)
+	killOnce      sync.Once
+	ip            netip.Addr
 	// quit, set by the reader's handlers, closes the connection after the
 	// line being handled, with this reason.
 	quit string
@@ -202,9 +205,15 @@ func (c *srvConn) writeLoop() {
 	}
 }
 
-// write writes one line, flushing when the queue is empty.
+// write writes one line, flushing when the queue is empty. The write
+// deadline is re-armed only once half of it is used up: a stalled miner is
+// still cut off within srvWriteTimeout, and a job fanned out to thousands
+// of miners does not re-arm thousands of runtime timers.
 func (c *srvConn) write(w *bufio.Writer, line []byte) bool {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(srvWriteTimeout))
+	if now := time.Now(); c.writeDeadline.Sub(now) < srvWriteTimeout/2 {
+		c.writeDeadline = now.Add(srvWriteTimeout)
+		_ = c.nc.SetWriteDeadline(c.writeDeadline)
+	}
 	if _, err := w.Write(line); err != nil {
 		c.log.Debug("write failed", "err", err)
 		return false

@@ -28,6 +28,7 @@ type options struct {
 	protocolLog bool
 
 	demoDifficulty float64
+	demoJobEvery   time.Duration
 	failbackGrace  time.Duration
 	noWorkTimeout  time.Duration
 	rejectRun      int
@@ -76,7 +77,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.protocolLog, "protocol-log", false, "log every Stratum line sent and received")
-	fs.Float64Var(&o.demoDifficulty, "demo-difficulty", 0, "share difficulty of the embedded demo pool (0: sized for this CPU)")
+	fs.Float64Var(&o.demoDifficulty, "demo-difficulty", 0, "share difficulty of the embedded demo pool (0: sized for the hardware)")
+	fs.DurationVar(&o.demoJobEvery, "demo-job-interval", 30*time.Second, "how often the embedded demo pool sends a new job")
 	fs.DurationVar(&o.failbackGrace, "failback-grace", 60*time.Second, "how long a higher-priority pool must stay healthy before switching back to it")
 	fs.DurationVar(&o.noWorkTimeout, "no-work-timeout", 120*time.Second, "fail over when the active pool sends no new job for this long")
 	fs.IntVar(&o.rejectRun, "reject-run", 10, "fail over after this many consecutive rejected shares")

@@ -71,6 +71,7 @@ func startDemoPool(ctx context.Context, o *options, board boardPlan, g *errgroup
 	}
 	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{
 		Difficulty:  diff,
+		JobInterval: o.demoJobEvery,
 		ProtocolLog: o.protocolLog,
 		Log:         log,
 	})

@@ -162,6 +162,18 @@ func (c *conn) handleLine(line []byte, now time.Time) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return
 	}
+	if c.r.cfg.SubmitRate == 0 {
+		// Not mining: a notify only needs its job id, and decoding ten
+		// thousand notifies in full would cost the fan-out figure more than
+		// the server under test does.
+		if id, ok := notifyJobID(line); ok {
+			c.r.tally.notifies.Add(1)
+			c.mu.Lock()
+			c.arrive(id, now)
+			c.mu.Unlock()
+			return
+		}
+	}
 	m, err := stratumproxy.ParseMessage(line)
 	if err != nil {
 		c.r.tally.malformed.Add(1)
@@ -245,16 +257,38 @@ func (c *conn) onNotify(n stratumproxy.Notify, now time.Time) {
 	if n.Clean {
 		c.lastValid = nil
 	}
+	c.arrive(n.JobID, now)
+}
+
+// arrive records when job id first reached the connection (c.mu held).
+func (c *conn) arrive(id string, now time.Time) {
 	if c.joined.IsZero() {
 		c.joined = now
-		c.seenJobs[n.JobID] = struct{}{}
+		c.seenJobs[id] = struct{}{}
 		return
 	}
-	if _, seen := c.seenJobs[n.JobID]; seen || len(c.arrivals) >= maxArrivals {
+	if _, seen := c.seenJobs[id]; seen || len(c.arrivals) >= maxArrivals {
 		return
 	}
-	c.seenJobs[n.JobID] = struct{}{}
-	c.arrivals = append(c.arrivals, arrival{job: n.JobID, at: now})
+	c.seenJobs[id] = struct{}{}
+	c.arrivals = append(c.arrivals, arrival{job: id, at: now})
+}
+
+// notifyJobID extracts the job id of a mining.notify line without decoding
+// the rest; ok is false for any other line or an unexpected shape.
+func notifyJobID(line []byte) (string, bool) {
+	if !bytes.Contains(line, []byte(`"method":"mining.notify"`)) {
+		return "", false
+	}
+	_, rest, found := bytes.Cut(line, []byte(`"params":["`))
+	if !found {
+		return "", false
+	}
+	id, _, found := bytes.Cut(rest, []byte(`"`))
+	if !found || len(id) == 0 || bytes.IndexByte(id, '\\') >= 0 {
+		return "", false
+	}
+	return string(id), true
 }
 
 func (c *conn) handleReply(p pendingReq, rep stratumproxy.Reply, now time.Time) {

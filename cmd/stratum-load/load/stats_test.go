@@ -106,3 +106,20 @@ func TestSummaryOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestNotifyJobID(t *testing.T) {
+	for _, tc := range []struct {
+		line, want string
+		ok         bool
+	}{
+		{`{"id":null,"method":"mining.notify","params":["b1","00",true]}`, "b1", true},
+		{`{"id":null,"method":"mining.set_difficulty","params":[2]}`, "", false},
+		{`{"id":null,"method":"mining.notify","params":[]}`, "", false},
+		{`{"id":null,"method":"mining.notify","params":["a\"b"]}`, "", false},
+	} {
+		got, ok := notifyJobID([]byte(tc.line))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("notifyJobID(%s) = %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}
