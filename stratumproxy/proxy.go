@@ -92,13 +92,12 @@ type ProxyConfig struct {
 // downstream. It re-hashes every share, answers downstream at the miner's
 // own (vardiff) difficulty and forwards those that meet the upstream one.
 type Proxy struct {
-	cfg     ProxyConfig
-	srv     *Server
-	log     *slog.Logger
-	now     func() time.Time
-	rule    vardiffRule
-	global  syncBucket
-	padding int // upstream en2 − prefix − downstream en2, for cur
+	cfg    ProxyConfig
+	srv    *Server
+	log    *slog.Logger
+	now    func() time.Time
+	rule   vardiffRule
+	global syncBucket
 
 	pubMu sync.Mutex // serialises upstream changes
 	mu    sync.Mutex
