@@ -41,7 +41,7 @@ func pxDialIdle(tb testing.TB, addr string, n int, arrivals chan<- time.Time) []
 					if err != nil {
 						return
 					}
-					if bytes.Contains(line, []byte(MethodNotify)) {
+					if bytes.Contains(line, []byte(`"method":"mining.notify"`)) { // not the subscribe reply, which names the method too
 						arrivals <- time.Now()
 					}
 				}
