@@ -37,6 +37,7 @@ type RejectError struct {
 	Message string
 }
 
+// Error returns the sentinel's text, followed by the peer's words if any.
 func (e *RejectError) Error() string {
 	if e.Message == "" {
 		return e.Kind.Error()
