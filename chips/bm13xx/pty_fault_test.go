@@ -20,8 +20,8 @@ func TestFaultsAgainstEmulator(t *testing.T) {
 	r.emu.InjectNoise(garbage)
 	r.emu.CorruptNextFrame()
 	r.waitNonces(t, 5, "mining to go on after noise", func() bool {
-		st := r.chain.Status()
-		return st.CRCErrors >= 1 && st.SkippedBytes >= uint64(len(garbage))
+		now := r.chain.Status()
+		return now.CRCErrors >= 1 && now.SkippedBytes >= uint64(len(garbage))
 	})
 	if st := r.chain.Status(); st.State != bm13xx.StateMining || st.Reinits != 0 {
 		t.Fatalf("after noise: %+v, want still mining with no re-initialisation", st)

@@ -47,7 +47,9 @@ func leakCheck(t *testing.T) {
 
 func TestRunAgainstDemoPool(t *testing.T) {
 	leakCheck(t)
-	srv, addr := startServer(t, stratumproxy.ServerConfig{Difficulty: 1.0 / 4096, JobInterval: 200 * time.Millisecond})
+	// Easy shares (about 65k hashes each), so valid ones are found even on a
+	// machine busy with other tests.
+	srv, addr := startServer(t, stratumproxy.ServerConfig{Difficulty: 1.0 / 65536, JobInterval: 200 * time.Millisecond})
 	cfg := Config{
 		Addr: addr, Conns: 50, Duration: 2 * time.Second, Ramp: 200 * time.Millisecond,
 		SubmitRate: 2, Invalid: 0.3, MaxHashes: 1 << 22, User: "w", Password: "x",
@@ -102,9 +104,6 @@ func checkShares(t *testing.T, sh ShareStats, st stratumproxy.ServerStats) {
 		sh.ByKind[kindBadNTime]["code 20"] == 0 {
 		t.Errorf("shares by kind = %v, want accepted valid, low difficulty and bad ntime rejects", sh.ByKind)
 	}
-	if sh.Accepted != st.Accepted {
-		t.Errorf("accepted %d, server counted %d", sh.Accepted, st.Accepted)
-	}
 	var rejected uint64
 	for _, n := range sh.Rejected {
 		rejected += n
@@ -113,8 +112,15 @@ func checkShares(t *testing.T, sh ShareStats, st stratumproxy.ServerStats) {
 	for _, n := range st.Rejected {
 		srvRejected += n
 	}
-	if rejected != srvRejected || sh.Sent != sh.Accepted+rejected+sh.Unanswered {
-		t.Errorf("shares %+v, server rejected %v", sh, st.Rejected)
+	// Submits still in flight when the run stops were judged by the
+	// server but never answered: the two books differ by exactly those.
+	if sh.Sent != sh.Accepted+rejected+sh.Unanswered {
+		t.Errorf("shares %+v: sent != answered + unanswered", sh)
+	}
+	if st.Accepted < sh.Accepted || srvRejected < rejected ||
+		(st.Accepted-sh.Accepted)+(srvRejected-rejected) > sh.Unanswered {
+		t.Errorf("tool counted accepted %d rejected %d (unanswered %d), server %d and %v",
+			sh.Accepted, rejected, sh.Unanswered, st.Accepted, st.Rejected)
 	}
 }
 
