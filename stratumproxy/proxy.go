@@ -126,7 +126,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		global: syncBucket{b: newTokenBucket(cfg.GlobalSubmitRate, max(int(cfg.GlobalSubmitRate), 1))},
 		ups:    make(map[string]*mining.Job),
 		upPad:  make(map[string]int),
-		stats:  newProxyStats(),
+		stats:  newProxyStats(cfg.Now()),
 	}
 	srv, err := newServer(ServerConfig{
 		Source:           proxyNoSource{},

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/kilnfw/kiln/mining"
 )
 
 // WorkerShare is one downstream share outcome, for OnShare.
@@ -67,63 +69,13 @@ const (
 	proxyMaxWorkers     = 4096
 )
 
-// rateWindow sums values over a sliding window of equal slots.
-type rateWindow struct {
-	slot  time.Duration
-	vals  []float64
-	head  int       // index of the slot holding headT
-	headT time.Time // start of the newest slot
-	first time.Time
-}
-
-func newRateWindow(window time.Duration, slots int) rateWindow {
-	return rateWindow{slot: window / time.Duration(slots), vals: make([]float64, slots)}
-}
-
-// advance moves the window so its newest slot covers now.
-func (w *rateWindow) advance(now time.Time) {
-	if w.headT.IsZero() {
-		w.headT, w.first = now.Truncate(w.slot), now
-		return
-	}
-	steps := int(now.Sub(w.headT) / w.slot)
-	if steps <= 0 {
-		return
-	}
-	for i := range min(steps, len(w.vals)) {
-		w.vals[(w.head+1+i)%len(w.vals)] = 0
-	}
-	w.head = (w.head + steps) % len(w.vals)
-	w.headT = w.headT.Add(time.Duration(steps) * w.slot)
-}
-
-func (w *rateWindow) add(now time.Time, v float64) {
-	w.advance(now)
-	w.vals[w.head] += v
-}
-
-// rate is the sum per second over the window, or over the time since the
-// first value when that is shorter (but at least one slot).
-func (w *rateWindow) rate(now time.Time) float64 {
-	if w.headT.IsZero() {
-		return 0
-	}
-	w.advance(now)
-	var sum float64
-	for _, v := range w.vals {
-		sum += v
-	}
-	span := min(time.Duration(len(w.vals))*w.slot, max(now.Sub(w.first), w.slot))
-	return sum / span.Seconds()
-}
-
 // workerAcc is one worker's counters.
 type workerAcc struct {
 	accepted, rejected, stale uint64
 	byReason                  map[string]uint64
 	last                      time.Time
 	diff                      float64
-	work                      rateWindow // accepted difficulty
+	work                      mining.RateWindow // accepted difficulty
 }
 
 // proxyStats holds the proxy's counters under one lock.
@@ -131,13 +83,13 @@ type proxyStats struct {
 	mu                           sync.Mutex
 	submits, accepted, forwarded uint64
 	rejected                     map[string]uint64
-	rate                         rateWindow
+	rate                         mining.RateWindow
 	workers                      map[string]*workerAcc
 }
 
-func newProxyStats() proxyStats {
+func newProxyStats(now time.Time) proxyStats {
 	return proxyStats{rejected: map[string]uint64{}, workers: map[string]*workerAcc{},
-		rate: newRateWindow(time.Minute, proxyRateSlots)}
+		rate: mining.NewRateWindow(now, time.Minute, proxyRateSlots)}
 }
 
 // refuse counts a submit refused before validation.
@@ -145,7 +97,7 @@ func (s *proxyStats) refuse(now time.Time, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.submits++
-	s.rate.add(now, 1)
+	s.rate.Add(now, 1)
 	s.rejected[reason]++
 }
 
@@ -154,7 +106,7 @@ func (s *proxyStats) share(now time.Time, worker string, ok bool, reason string,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.submits++
-	s.rate.add(now, 1)
+	s.rate.Add(now, 1)
 	if ok {
 		s.accepted++
 		if fwd {
@@ -174,7 +126,7 @@ func (s *proxyStats) share(now time.Time, worker string, ok bool, reason string,
 		}
 		if w == nil {
 			w = &workerAcc{byReason: map[string]uint64{},
-				work: newRateWindow(proxyHashrateWindow, proxyHashrateSlots)}
+				work: mining.NewRateWindow(now, proxyHashrateWindow, proxyHashrateSlots)}
 			s.workers[worker] = w
 		}
 	}
@@ -182,7 +134,7 @@ func (s *proxyStats) share(now time.Time, worker string, ok bool, reason string,
 	switch {
 	case ok:
 		w.accepted++
-		w.work.add(now, diff)
+		w.work.Add(now, diff)
 	default:
 		w.rejected++
 		w.byReason[reason]++
@@ -217,7 +169,7 @@ func (p *Proxy) Workers() []WorkerStats {
 			Worker: name, Connections: conns[name], Difficulty: d,
 			Accepted: w.accepted, Rejected: w.rejected, Stale: w.stale,
 			RejectedByReason: maps.Clone(w.byReason), LastShare: w.last,
-			HashrateHS: w.work.rate(now) * math.Exp2(32),
+			HashrateHS: w.work.Rate(now, proxyHashrateWindow) * math.Exp2(32),
 		})
 	}
 	return out
@@ -230,7 +182,7 @@ func (p *Proxy) Stats() ProxyStats {
 	p.stats.mu.Lock()
 	defer p.stats.mu.Unlock()
 	return ProxyStats{
-		Connections: n, Submits: p.stats.submits, SubmitsPerSec: p.stats.rate.rate(now),
+		Connections: n, Submits: p.stats.submits, SubmitsPerSec: p.stats.rate.Rate(now, time.Minute),
 		Accepted: p.stats.accepted, Forwarded: p.stats.forwarded,
 		Rejected: maps.Clone(p.stats.rejected),
 	}

@@ -319,7 +319,7 @@ func (c *Chain) Status() ChainStatus {
 			FrequencyMHz: c.freqMHz,
 			Nonces:       ch.nonces,
 			HWErrors:     ch.hwErrors,
-			HashrateHS:   ch.window.rate(now, c.perNonce),
+			HashrateHS:   ch.window.Rate(now, chipRateWindow),
 			LastNonce:    ch.lastNonce,
 			Responding:   c.state == StateMining && now.Sub(ch.lastHeard) < timeout,
 		}

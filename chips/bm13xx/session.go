@@ -373,7 +373,7 @@ func (c *Chain) installChips(addrs []byte) {
 	}
 	c.chips = make([]*chipStats, len(addrs))
 	for i, a := range addrs {
-		c.chips[i] = &chipStats{addr: a, lastHeard: now, window: newWindow(now)}
+		c.chips[i] = &chipStats{addr: a, lastHeard: now, window: mining.NewRateWindow(now, chipRateWindow, chipRateSlots)}
 	}
 }
 
@@ -398,7 +398,7 @@ func (c *Chain) countNonce(i int, now time.Time, good bool) {
 	ch.nonces++
 	ch.lastNonce, ch.lastHeard = now, now
 	if good {
-		ch.window.add(now)
+		ch.window.Add(now, c.perNonce)
 	} else {
 		ch.hwErrors++
 	}
