@@ -1,6 +1,10 @@
 package kernel
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/kilnfw/kiln/hal/cpu/kernel/internal/sha256core"
+)
 
 // scanGeneric is the portable implementation: scalar Go with the same
 // precomputation and early exit as the vector kernels.
@@ -25,7 +29,7 @@ func hashNonce(j *job, w *[64]uint32, n uint32) uint32 {
 	w3 := bits.ReverseBytes32(n)
 	w[3] = w3
 	for i := 18; i < 64; i++ {
-		w[i] = sigma1(w[i-2]) + w[i-7] + sigma0(w[i-15]) + w[i-16]
+		w[i] = sha256core.Sigma1(w[i-2]) + w[i-7] + sha256core.Sigma0(w[i-15]) + w[i-16]
 	}
 	s := j.st3
 	a, b, c, d, e, f, g, h := rounds60(w, 4, s[0]+w3, s[1], s[2], s[3], s[4]+w3, s[5], s[6], s[7])
@@ -35,7 +39,7 @@ func hashNonce(j *job, w *[64]uint32, n uint32) uint32 {
 	o[4], o[5], o[6], o[7] = e+j.mid[4], f+j.mid[5], g+j.mid[6], h+j.mid[7]
 	o[8], o[15] = padWord, outerBits
 	for i := 16; i < 61; i++ {
-		o[i] = sigma1(o[i-2]) + o[i-7] + sigma0(o[i-15]) + o[i-16]
+		o[i] = sha256core.Sigma1(o[i-2]) + o[i-7] + sha256core.Sigma0(o[i-15]) + o[i-16]
 	}
 	s = outer0
 	_, _, _, _, e, _, _, _ = rounds60(&o, 1, s[0]+o[0], s[1], s[2], s[3], s[4]+o[0], s[5], s[6], s[7])

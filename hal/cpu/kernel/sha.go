@@ -3,40 +3,22 @@ package kernel
 import (
 	"math/bits"
 
-	"github.com/kilnfw/kiln/hal/cpu/kernel/internal/shaconst"
+	"github.com/kilnfw/kiln/hal/cpu/kernel/internal/sha256core"
 )
 
 // The SHA-256 definitions and the per-header precomputation every
 // implementation shares.
 
 var (
-	iv = shaconst.IV
-	k  = shaconst.K
+	iv = sha256core.IV
+	k  = sha256core.K
 )
 
 const (
-	padWord   = shaconst.PadWord
-	innerBits = shaconst.InnerBits
-	outerBits = shaconst.OuterBits
+	padWord   = sha256core.PadWord
+	innerBits = sha256core.InnerBits
+	outerBits = sha256core.OuterBits
 )
-
-func sigma0(x uint32) uint32 {
-	return bits.RotateLeft32(x, -7) ^ bits.RotateLeft32(x, -18) ^ x>>3
-}
-
-func sigma1(x uint32) uint32 {
-	return bits.RotateLeft32(x, -17) ^ bits.RotateLeft32(x, -19) ^ x>>10
-}
-
-// round runs SHA-256 round i with message word w on state s.
-func round(s *[8]uint32, i int, w uint32) {
-	a, b, c, d, e, f, g, h := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
-	t1 := h + (bits.RotateLeft32(e, -6) ^ bits.RotateLeft32(e, -11) ^ bits.RotateLeft32(e, -25)) +
-		((e & f) ^ (^e & g)) + k[i] + w
-	t2 := (bits.RotateLeft32(a, -2) ^ bits.RotateLeft32(a, -13) ^ bits.RotateLeft32(a, -22)) +
-		((a & b) ^ (a & c) ^ (b & c))
-	*s = [8]uint32{t1 + t2, a, b, c, d + t1, e, f, g}
-}
 
 // job holds what every nonce of one header shares.
 type job struct {
@@ -54,14 +36,14 @@ type job struct {
 func newJob(mid *[8]uint32, tail *[3]uint32) job {
 	j := job{mid: *mid, w0: tail[0], w1: tail[1], w2: tail[2]}
 	j.st3 = *mid
-	round(&j.st3, 0, j.w0)
-	round(&j.st3, 1, j.w1)
-	round(&j.st3, 2, j.w2)
-	round(&j.st3, 3, 0)
+	sha256core.Round(&j.st3, 0, j.w0)
+	sha256core.Round(&j.st3, 1, j.w1)
+	sha256core.Round(&j.st3, 2, j.w2)
+	sha256core.Round(&j.st3, 3, 0)
 	// W16 = σ1(W14) + W9 + σ0(W1) + W0, W17 = σ1(W15) + W10 + σ0(W2) + W1,
 	// with W9 = W10 = W14 = 0 and W15 = 640.
-	j.w16 = sigma0(j.w1) + j.w0
-	j.w17 = sigma1(innerBits) + sigma0(j.w2) + j.w1
+	j.w16 = sha256core.Sigma0(j.w1) + j.w0
+	j.w17 = sha256core.Sigma1(innerBits) + sha256core.Sigma0(j.w2) + j.w1
 	return j
 }
 
@@ -69,7 +51,7 @@ func newJob(mid *[8]uint32, tail *[3]uint32) job {
 // the real state adds W0 to a and e.
 var outer0 = func() [8]uint32 {
 	s := iv
-	round(&s, 0, 0)
+	sha256core.Round(&s, 0, 0)
 	return s
 }()
 

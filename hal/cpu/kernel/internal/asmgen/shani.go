@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kilnfw/kiln/hal/cpu/kernel/internal/sha256core"
+)
 
 // The SHA-NI kernels interleave n independent nonces ("streams") so that
 // SHA256RNDS2, whose latency is about twice its issue interval, always has
@@ -275,7 +279,7 @@ func genSHANI(a *asm) {
 		outer.mem[g] = fmt.Sprintf("shaniOuterM<>+%d(SB)", 16*(g-2))
 	}
 	s := iv
-	round(&s, 0, 0)
+	sha256core.Round(&s, 0, 0)
 	a.data("shaniK", k[:])
 	a.data("shaniInnerM", innerM)
 	a.data("shaniInnerWK", innerWK)

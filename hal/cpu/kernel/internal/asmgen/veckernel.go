@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kilnfw/kiln/hal/cpu/kernel/internal/sha256core"
+)
 
 // Offsets in vecParams (register SI); see vec_amd64.go.
 const (
@@ -213,7 +217,7 @@ func genOuter(g *vgen, st [8]val) val {
 	out.countUses(1, 60)
 	out.uses[0] += 2
 	o := iv
-	round(&o, 0, 0)
+	sha256core.Round(&o, 0, 0)
 	for i := range st {
 		st[i] = cval(o[i])
 	}

@@ -1,7 +1,9 @@
-// Package shaconst holds the SHA-256 constants shared by the hashing kernels
-// and the generator that writes their assembly, so the two can never drift
-// apart.
-package shaconst
+// Package sha256core holds the SHA-256 constants and round function shared
+// by the hashing kernels and the generator that writes their assembly, so
+// the two can never drift apart.
+package sha256core
+
+import "math/bits"
 
 // IV is the SHA-256 initial state H0..H7.
 var IV = [8]uint32{
@@ -28,3 +30,23 @@ const (
 	InnerBits = 640
 	OuterBits = 256
 )
+
+// Sigma0 is the message schedule's σ0.
+func Sigma0(x uint32) uint32 {
+	return bits.RotateLeft32(x, -7) ^ bits.RotateLeft32(x, -18) ^ x>>3
+}
+
+// Sigma1 is the message schedule's σ1.
+func Sigma1(x uint32) uint32 {
+	return bits.RotateLeft32(x, -17) ^ bits.RotateLeft32(x, -19) ^ x>>10
+}
+
+// Round runs SHA-256 round i with message word w on state s.
+func Round(s *[8]uint32, i int, w uint32) {
+	a, b, c, d, e, f, g, h := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+	t1 := h + (bits.RotateLeft32(e, -6) ^ bits.RotateLeft32(e, -11) ^ bits.RotateLeft32(e, -25)) +
+		((e & f) ^ (^e & g)) + K[i] + w
+	t2 := (bits.RotateLeft32(a, -2) ^ bits.RotateLeft32(a, -13) ^ bits.RotateLeft32(a, -22)) +
+		((a & b) ^ (a & c) ^ (b & c))
+	*s = [8]uint32{t1 + t2, a, b, c, d + t1, e, f, g}
+}
