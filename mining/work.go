@@ -226,18 +226,21 @@ func (d *Dispatcher) NextN(ctx context.Context, n int) ([]*Work, error) {
 		if ws != nil {
 			return ws, nil
 		}
+		var t *time.Timer
 		var timer <-chan time.Time
 		if wait > 0 {
-			t := time.NewTimer(wait)
-			defer t.Stop()
+			t = time.NewTimer(wait)
 			timer = t.C
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			err := ctx.Err()
+			stopTimer(t)
+			return nil, err
 		case <-changed:
 		case <-timer:
 		}
+		stopTimer(t) // each wait's own timer, not one deferred per loop
 	}
 }
 
@@ -264,4 +267,10 @@ func (d *Dispatcher) tryNext(n int) ([]*Work, time.Duration, <-chan struct{}) {
 		st.next++
 	}
 	return ws, 0, d.changed
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
 }
