@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/store"
@@ -74,14 +76,7 @@ type workerBook struct {
 func (b *workerBook) add(ws stratumproxy.WorkerShare) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.pending == nil {
-		b.pending = make(map[string]*store.WorkerDelta)
-	}
-	d := b.pending[ws.Worker]
-	if d == nil {
-		d = &store.WorkerDelta{Worker: ws.Worker, RejectedByReason: map[string]uint64{}}
-		b.pending[ws.Worker] = d
-	}
+	d := b.entryLocked(ws.Worker)
 	d.Difficulty = ws.Difficulty
 	d.LastShare = ws.Time
 	switch {
@@ -112,23 +107,52 @@ func (b *workerBook) take() []store.WorkerDelta {
 func (b *workerBook) putBack(ds []store.WorkerDelta) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for _, d := range ds {
+		mergeDelta(b.entryLocked(d.Worker), d)
+	}
+}
+
+// entryLocked returns the worker's pending delta, creating it (b.mu held).
+func (b *workerBook) entryLocked(worker string) *store.WorkerDelta {
 	if b.pending == nil {
 		b.pending = make(map[string]*store.WorkerDelta)
 	}
-	for _, d := range ds {
-		cur := b.pending[d.Worker]
-		if cur == nil {
-			dd := d
-			b.pending[d.Worker] = &dd
-			continue
-		}
-		cur.Accepted += d.Accepted
-		cur.Rejected += d.Rejected
-		cur.Stale += d.Stale
-		cur.AcceptedDifficulty += d.AcceptedDifficulty
-		for r, n := range d.RejectedByReason {
-			cur.RejectedByReason[r] += n
-		}
+	d := b.pending[worker]
+	if d == nil {
+		d = &store.WorkerDelta{Worker: worker, RejectedByReason: map[string]uint64{}}
+		b.pending[worker] = d
+	}
+	return d
+}
+
+// peek returns a copy of the deltas not saved yet.
+func (b *workerBook) peek() []store.WorkerDelta {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]store.WorkerDelta, 0, len(b.pending))
+	for _, d := range b.pending {
+		cp := *d
+		cp.RejectedByReason = maps.Clone(d.RejectedByReason)
+		out = append(out, cp)
+	}
+	return out
+}
+
+// mergeDelta adds d to dst: counts add up, the newer share time and a known
+// difficulty win. The store applies the same rule to what it keeps.
+func mergeDelta(dst *store.WorkerDelta, d store.WorkerDelta) {
+	dst.Accepted += d.Accepted
+	dst.Rejected += d.Rejected
+	dst.Stale += d.Stale
+	dst.AcceptedDifficulty += d.AcceptedDifficulty
+	for r, n := range d.RejectedByReason {
+		dst.RejectedByReason[r] += n
+	}
+	if d.Difficulty > 0 {
+		dst.Difficulty = d.Difficulty
+	}
+	if d.LastShare.After(dst.LastShare) {
+		dst.LastShare = d.LastShare
 	}
 }
 
@@ -145,48 +169,62 @@ func (c *core) flushWorkers(ctx context.Context) {
 }
 
 // ProxyWorkers implements webui.ProxyStatus: lifetime counts from the
-// store, plus what is not saved yet, with the live connection count,
-// difficulty and hash rate. Nil when the proxy is off.
+// store plus what is not saved yet (merged in memory: reading the API never
+// writes the database), with the live connection count, difficulty and
+// hash rate. Nil when the proxy is off.
 func (c *core) ProxyWorkers() []webui.ProxyWorker {
 	if c.proxy == nil {
 		return nil
 	}
-	c.flushWorkers(context.Background())
-	byName := map[string]*webui.ProxyWorker{}
 	recs, err := c.store.Workers(context.Background())
 	if err != nil {
 		c.log.Warn("reading proxy worker statistics", "err", err)
 	}
+	byName := map[string]*store.WorkerDelta{}
+	firstSeen := map[string]time.Time{}
 	for _, r := range recs {
-		w := &webui.ProxyWorker{Worker: r.Worker, Difficulty: r.Difficulty, Accepted: r.Accepted,
-			Rejected: r.Rejected, RejectedByReason: r.RejectedByReason, Stale: r.Stale}
-		if !r.FirstSeen.IsZero() {
-			t := r.FirstSeen
-			w.FirstSeen = &t
-		}
-		if !r.LastShare.IsZero() {
-			t := r.LastShare
-			w.LastShare = &t
-		}
-		byName[r.Worker] = w
+		byName[r.Worker] = &store.WorkerDelta{Worker: r.Worker, Accepted: r.Accepted, Rejected: r.Rejected,
+			Stale: r.Stale, RejectedByReason: r.RejectedByReason, Difficulty: r.Difficulty, LastShare: r.LastShare}
+		firstSeen[r.Worker] = r.FirstSeen
 	}
-	for _, live := range c.proxy.Workers() {
-		w := byName[live.Worker]
+	for _, d := range c.workers.peek() {
+		w := byName[d.Worker]
 		if w == nil {
-			w = &webui.ProxyWorker{Worker: live.Worker}
-			byName[live.Worker] = w
+			w = &store.WorkerDelta{Worker: d.Worker, RejectedByReason: map[string]uint64{}}
+			byName[d.Worker] = w
 		}
-		w.Connections, w.HashrateHS = live.Connections, live.HashrateHS
-		if live.Difficulty > 0 {
-			w.Difficulty = live.Difficulty
+		mergeDelta(w, d)
+	}
+	live := map[string]stratumproxy.WorkerStats{}
+	for _, l := range c.proxy.Workers() {
+		live[l.Worker] = l
+		if byName[l.Worker] == nil {
+			byName[l.Worker] = &store.WorkerDelta{Worker: l.Worker, RejectedByReason: map[string]uint64{}}
 		}
 	}
 	out := make([]webui.ProxyWorker, 0, len(byName))
-	for _, w := range byName {
-		out = append(out, *w)
+	for name, d := range byName {
+		w := webui.ProxyWorker{Worker: name, Difficulty: d.Difficulty, Accepted: d.Accepted,
+			Rejected: d.Rejected, RejectedByReason: d.RejectedByReason, Stale: d.Stale,
+			LastShare: timePtr(d.LastShare), FirstSeen: timePtr(firstSeen[name])}
+		if l, ok := live[name]; ok {
+			w.Connections, w.HashrateHS = l.Connections, l.HashrateHS
+			if l.Difficulty > 0 {
+				w.Difficulty = l.Difficulty
+			}
+		}
+		out = append(out, w)
 	}
 	slices.SortFunc(out, func(a, b webui.ProxyWorker) int { return strings.Compare(a.Worker, b.Worker) })
 	return out
+}
+
+// timePtr is t for a JSON field that is absent when t is zero.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // listenStratum opens the downstream listener, or returns nil when addr is
