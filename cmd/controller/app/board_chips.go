@@ -169,36 +169,33 @@ func runChains(ctx context.Context, chains []*bm13xx.Chain) error {
 	return err
 }
 
-// serial is chain i's pseudo-terminal path, once the board runs.
-func (h *simHasher) serial(i int) string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.board == nil {
-		return ""
-	}
-	return h.board.SerialPaths()[i]
-}
-
 func (h *simHasher) Units() int { return h.plan.chains * h.plan.chips }
 
 // Boards reports the driver's view of every chain, with each chip's
 // temperature and voltage from the simulated board's telemetry.
 func (h *simHasher) Boards() []webui.Board {
 	h.mu.Lock()
-	board, chains := h.board, h.chains
+	board, chains := h.board, h.chains // set together once the board runs
 	h.mu.Unlock()
-	out := webui.Board{Kind: "sim", Model: h.plan.model.Name, Chains: []webui.Chain{}}
-	for i, ch := range chains {
-		var emu []emulator.ChipState
-		if board != nil {
-			emu = board.Emulator(i).Chips()
-		}
-		c := chainView(ch.Status(), h.serial(i), func(chip int) (mv, temp float64) {
+	return describeBoard("sim", h.plan.model.Name, chains, func(i int) (string, func(int) (float64, float64)) {
+		emu := board.Emulator(i).Chips()
+		return board.SerialPaths()[i], func(chip int) (mv, temp float64) {
 			if chip < len(emu) {
 				return emu[chip].VoltageMV, emu[chip].TemperatureC
 			}
 			return 0, 0
-		})
+		}
+	})
+}
+
+// describeBoard describes one board of chains for the API; chain gives chain
+// i's serial path and its chips' telemetry.
+func describeBoard(kind, model string, chains []*bm13xx.Chain,
+	chain func(i int) (serial string, telemetry func(chip int) (mv, temp float64))) []webui.Board {
+	out := webui.Board{Kind: kind, Model: model, Chains: []webui.Chain{}}
+	for i, ch := range chains {
+		serial, telemetry := chain(i)
+		c := chainView(ch.Status(), serial, telemetry)
 		out.HashrateHS += c.HashrateHS
 		out.Chains = append(out.Chains, c)
 	}
@@ -282,11 +279,7 @@ func (h *serialHasher) Units() int {
 }
 
 func (h *serialHasher) Boards() []webui.Board {
-	out := webui.Board{Kind: h.plan.kind, Model: h.plan.model.Name, Chains: []webui.Chain{}}
-	for i, ch := range h.chains {
-		c := chainView(ch.Status(), h.plan.paths[i], func(int) (float64, float64) { return 0, 0 })
-		out.HashrateHS += c.HashrateHS
-		out.Chains = append(out.Chains, c)
-	}
-	return []webui.Board{out}
+	return describeBoard(h.plan.kind, h.plan.model.Name, h.chains, func(i int) (string, func(int) (float64, float64)) {
+		return h.plan.paths[i], func(int) (float64, float64) { return 0, 0 } // no per-chip sensors
+	})
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/kilnfw/kiln/hal/board"
 	"github.com/kilnfw/kiln/hal/host"
 	"github.com/kilnfw/kiln/mining"
-	"github.com/kilnfw/kiln/webui"
 )
 
 // bareBitaxe is --board bitaxe: one Bitaxe-class chain on the UART given
@@ -188,5 +187,3 @@ func (h *profileHasher) Run(ctx context.Context) error {
 	}
 	return runChains(ctx, h.chains)
 }
-
-func (h *profileHasher) Boards() []webui.Board { return h.serialHasher.Boards() }
