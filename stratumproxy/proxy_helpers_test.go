@@ -1,9 +1,7 @@
 package stratumproxy
 
 import (
-	"context"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -40,25 +38,8 @@ func pxStartB(t testing.TB, cfg ProxyConfig) (*Proxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("proxy Serve did not return after cancel")
-		}
-	})
-	return p, ln.Addr().String()
+	addr, _ := srvServeLoopback(t, p.Serve)
+	return p, addr
 }
 
 // pxUpJob is a synthetic upstream job: a demo template with a 4-byte
@@ -121,9 +102,4 @@ func pxLogHas(l *cliLog, parts ...string) bool {
 		}
 	}
 	return true
-}
-
-func netListen(t *testing.T) (net.Listener, error) {
-	t.Helper()
-	return net.Listen("tcp", "127.0.0.1:0")
 }

@@ -19,26 +19,8 @@ func pxPool(t *testing.T, cfg ServerConfig) (*Server, string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := netListen(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				t.Error("pool Serve did not return")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return s, ln.Addr().String(), stop
+	addr, stop := srvServeLoopback(t, s.Serve)
+	return s, addr, stop
 }
 
 // pxManager runs a Manager over urls feeding p, until the test ends.

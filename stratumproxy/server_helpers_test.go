@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,25 +39,38 @@ func srvStart(t *testing.T, cfg ServerConfig) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr, _ := srvServeLoopback(t, s.Serve)
+	return s, addr
+}
+
+// srvServeLoopback runs serve on a fresh loopback listener and gives the
+// listener's address and a stop that cancels serve and checks it returns
+// cleanly; stop runs at most once, and at cleanup if the test did not.
+func srvServeLoopback(t testing.TB, serve func(context.Context, net.Listener) error) (string, func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
+	go func() { done <- serve(ctx, ln) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("Serve did not return after cancel")
 			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after cancel")
-		}
-	})
-	return s, ln.Addr().String()
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 // srvClient is a raw Stratum test client: it keeps the notifications that
