@@ -37,11 +37,14 @@ type Summary struct {
 // Pool is one entry of the JSON array returned by GET /api/v1/pools, in
 // priority order.
 type Pool struct {
-	Priority         int               `json:"priority"`
-	URL              string            `json:"url"`
-	User             string            `json:"user"`
-	Status           string            `json:"status"` // "active", "standby", "connecting", "dead", "disabled"
-	Active           bool              `json:"active"`
+	Priority int    `json:"priority"`
+	URL      string `json:"url"`
+	User     string `json:"user"`
+	Enabled  bool   `json:"enabled"`
+	Status   string `json:"status"` // "active", "standby", "connecting", "dead", "disabled"
+	Active   bool   `json:"active"`
+	// Demo marks the embedded demo pool, mined when no pool is configured.
+	Demo             bool              `json:"demo,omitempty"`
 	Difficulty       float64           `json:"difficulty"`
 	Accepted         uint64            `json:"accepted"`
 	Stale            uint64            `json:"stale"`
