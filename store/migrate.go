@@ -57,6 +57,33 @@ var migrations = []string{
 		first_seen_ns       INTEGER NOT NULL,
 		last_share_ns       INTEGER NOT NULL DEFAULT 0
 	) WITHOUT ROWID;`,
+
+	// 3: the event log, hashrate history for the dashboard, and API
+	// tokens (only their SHA-256 is kept).
+	`CREATE TABLE events (
+		id      INTEGER PRIMARY KEY,
+		time_ns INTEGER NOT NULL,
+		level   TEXT NOT NULL,
+		kind    TEXT NOT NULL,
+		message TEXT NOT NULL
+	);
+
+	CREATE TABLE history (
+		time_s        INTEGER PRIMARY KEY NOT NULL,
+		hashrate_hs   REAL NOT NULL,
+		accepted      INTEGER NOT NULL,
+		rejected      INTEGER NOT NULL,
+		stale         INTEGER NOT NULL,
+		temperature_c REAL NOT NULL
+	) WITHOUT ROWID;
+
+	CREATE TABLE api_tokens (
+		id           INTEGER PRIMARY KEY,
+		name         TEXT NOT NULL,
+		hash         BLOB NOT NULL UNIQUE,
+		created_ns   INTEGER NOT NULL,
+		last_used_ns INTEGER NOT NULL DEFAULT 0
+	);`,
 }
 
 // SchemaVersion is the PRAGMA user_version of a database this program has

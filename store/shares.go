@@ -22,6 +22,9 @@ const dropWarnEvery = time.Minute
 // ShareRecord is one row of the share log: a share found by the miner and
 // what the pool made of it.
 type ShareRecord struct {
+	// ID is the row's ID when read back (pages are read with it); it is
+	// ignored by LogShare.
+	ID int64
 	// Time is when the share was found; it is stored to the nanosecond
 	// and read back in UTC. The zero Time means "when LogShare was
 	// called". Times must lie within the years 1678 to 2262.
@@ -98,12 +101,21 @@ func (s *Store) Flush(ctx context.Context) error {
 // RecentShares returns up to limit of the latest share records, newest
 // first.
 func (s *Store) RecentShares(ctx context.Context, limit int) ([]ShareRecord, error) {
+	return s.SharesBefore(ctx, 0, limit)
+}
+
+// SharesBefore returns up to limit share records older than the record
+// with ID before (0: from the newest), newest first.
+func (s *Store) SharesBefore(ctx context.Context, before int64, limit int) ([]ShareRecord, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	const q = `SELECT time_ns, pool, job, difficulty, share_difficulty, result, reason
-		FROM shares ORDER BY id DESC LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, q, limit)
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	const q = `SELECT id, time_ns, pool, job, difficulty, share_difficulty, result, reason
+		FROM shares WHERE id < ? ORDER BY id DESC LIMIT ?`
+	rows, err := s.db.QueryContext(ctx, q, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: recent shares: %w", err)
 	}
@@ -113,7 +125,7 @@ func (s *Store) RecentShares(ctx context.Context, limit int) ([]ShareRecord, err
 		var r ShareRecord
 		var ns int64
 		var diff, sdiff sql.NullFloat64
-		if err := rows.Scan(&ns, &r.Pool, &r.Job, &diff, &sdiff, &r.Result, &r.Reason); err != nil {
+		if err := rows.Scan(&r.ID, &ns, &r.Pool, &r.Job, &diff, &sdiff, &r.Result, &r.Reason); err != nil {
 			return nil, fmt.Errorf("store: recent shares: %w", err)
 		}
 		r.Time = time.Unix(0, ns).UTC()

@@ -44,6 +44,9 @@ func TestShareLogRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []ShareRecord{in[2], in[1], in[0]} // newest first
+	for i := range want {
+		want[i].ID = int64(3 - i)
+	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateNaNs()); diff != "" {
 		t.Errorf("RecentShares (-want +got):\n%s", diff)
 	}
@@ -57,6 +60,10 @@ func TestShareLogRoundTrip(t *testing.T) {
 	}
 	if got, err := s.RecentShares(ctx, 0); err != nil || len(got) != 0 {
 		t.Errorf("RecentShares(0) = %+v, %v", got, err)
+	}
+	// The next page after the first two is the oldest record alone.
+	if got, err := s.SharesBefore(ctx, 2, 2); err != nil || len(got) != 1 || got[0].Job != in[0].Job {
+		t.Errorf("SharesBefore(2, 2) = %+v, %v", got, err)
 	}
 }
 
