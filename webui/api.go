@@ -81,21 +81,35 @@ func (s *Server) summary(c *gin.Context) error {
 	if s.status == nil {
 		return errNoStatus
 	}
-	sum := s.status.Summary()
+	return writeJSON(c, http.StatusOK, cleanSummary(s.status.Summary()))
+}
+
+// cleanSummary makes every number finite.
+func cleanSummary(sum Summary) Summary {
 	for _, f := range []*float64{&sum.Hashrate5s, &sum.Hashrate, &sum.Hashrate15m,
 		&sum.Difficulty, &sum.BestShare, &sum.UptimeS} {
 		*f = finite(*f)
 	}
-	return writeJSON(c, http.StatusOK, sum)
+	return sum
 }
 
 // pools serves GET /api/v1/pools: always a JSON array, and every
 // rejected_by_reason an object, so clients need no null checks.
 func (s *Server) pools(c *gin.Context) error {
+	return s.writePools(c, http.StatusOK)
+}
+
+// writePools answers with the live pool list.
+func (s *Server) writePools(c *gin.Context, status int) error {
 	if s.status == nil {
 		return errNoStatus
 	}
-	in := s.status.Pools()
+	return writeJSON(c, status, cleanPools(s.status.Pools()))
+}
+
+// cleanPools returns a copy of in with every number finite and every
+// rejected_by_reason an object.
+func cleanPools(in []Pool) []Pool {
 	out := make([]Pool, len(in))
 	for i, p := range in {
 		p.Difficulty = finite(p.Difficulty)
@@ -105,7 +119,7 @@ func (s *Server) pools(c *gin.Context) error {
 		}
 		out[i] = p
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return out
 }
 
 // finite maps NaN and infinities, which JSON cannot carry, to 0, so one odd

@@ -109,7 +109,7 @@ func TestPools(t *testing.T) {
 	last := time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)
 	st := &fakeStatus{pools: []Pool{
 		{Priority: 0, URL: "stratum+tcp://a.example:3333", User: "bc1q.worker", Status: "active",
-			Active: true, Difficulty: 512, Accepted: 10, Stale: 1, Rejected: 2,
+			Enabled: true, Active: true, Difficulty: 512, Accepted: 10, Stale: 1, Rejected: 2,
 			RejectedByReason: map[string]uint64{"low difficulty": 2}, LastShare: &last,
 			LatencyMS: 42.5, VersionRolling: true},
 		{Priority: 1, URL: "stratum+tcp://b.example:3333", User: "backup", Status: "dead",
@@ -125,11 +125,11 @@ func TestPools(t *testing.T) {
 		t.Fatalf("pools body %s: %v", body, err)
 	}
 	want := []map[string]any{
-		{"priority": 0.0, "url": "stratum+tcp://a.example:3333", "user": "bc1q.worker",
+		{"priority": 0.0, "url": "stratum+tcp://a.example:3333", "user": "bc1q.worker", "enabled": true,
 			"status": "active", "active": true, "difficulty": 512.0, "accepted": 10.0,
 			"stale": 1.0, "rejected": 2.0, "rejected_by_reason": map[string]any{"low difficulty": 2.0},
 			"last_share": "2026-03-01T11:00:00Z", "latency_ms": 42.5, "version_rolling": true},
-		{"priority": 1.0, "url": "stratum+tcp://b.example:3333", "user": "backup",
+		{"priority": 1.0, "url": "stratum+tcp://b.example:3333", "user": "backup", "enabled": false,
 			"status": "dead", "active": false, "difficulty": 0.0, "accepted": 0.0,
 			"stale": 0.0, "rejected": 0.0, "rejected_by_reason": map[string]any{},
 			"latency_ms": 0.0, "version_rolling": false, "last_error": "dial tcp: connection refused"},

@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"crypto/subtle"
 	"log/slog"
 	"math"
@@ -10,10 +11,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kilnfw/kiln/store"
 )
 
 // Login policy. A client address that fails maxFailures logins within
@@ -67,7 +71,80 @@ func newAuthenticator(check func(string) bool, now func() time.Time, log *slog.L
 	}
 }
 
-// authorize is the middleware in front of every protected route.
+// Keys of the gin context set by authorize.
+const (
+	ctxAuthMethod = "kiln.auth"
+	ctxCSRF       = "kiln.csrf"
+)
+
+// Authentication methods reported by GET /api/v1/session.
+const (
+	methodCookie = "cookie"
+	methodBasic  = "basic"
+	methodBearer = "bearer"
+)
+
+// authorize is the middleware in front of every protected route: a
+// session cookie (with a CSRF token on unsafe requests), a bearer token,
+// or HTTP Basic. Until the admin password is set, every protected route
+// asks for setup.
+func (s *Server) authorize(c *gin.Context) error {
+	if err := s.pw.ready(); err != nil {
+		return err
+	}
+	if !s.pw.isSet() {
+		return errorf(http.StatusForbidden, "set the admin password first (POST /api/v1/setup)").withCode(codeSetup)
+	}
+	if v, err := c.Cookie(sessionCookie); err == nil {
+		if csrf, ok := s.sessions.lookup(v); ok {
+			if !safeMethod(c.Request.Method) && !csrfMatches(c.GetHeader(csrfHeader), csrf) {
+				return errorf(http.StatusForbidden, "missing or wrong %s header", csrfHeader).withCode(codeCSRF)
+			}
+			c.Set(ctxAuthMethod, methodCookie)
+			c.Set(ctxCSRF, csrf)
+			return nil
+		}
+	}
+	header := c.GetHeader("Authorization")
+	if token, ok := strings.CutPrefix(header, "Bearer "); ok {
+		return s.bearer(c, strings.TrimSpace(token))
+	}
+	if err := s.auth.authorize(c); err != nil {
+		return err
+	}
+	c.Set(ctxAuthMethod, methodBasic)
+	return nil
+}
+
+// bearer accepts a live API token. Wrong tokens count towards the
+// client's lockout like wrong passwords.
+func (s *Server) bearer(c *gin.Context, token string) error {
+	client := clientKey(c.Request.RemoteAddr)
+	if err := s.auth.refuseLocked(c, client); err != nil {
+		return err
+	}
+	if s.store == nil || token == "" {
+		return errorf(http.StatusUnauthorized, "invalid token")
+	}
+	_, err := s.store.CheckToken(c.Request.Context(), token, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		s.auth.recordFailure(client)
+		s.log.Warn("bearer token refused", "client", client)
+		return errorf(http.StatusUnauthorized, "invalid token")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(ctxAuthMethod, methodBearer)
+	return nil
+}
+
+// safeMethod reports whether an HTTP method only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// authorize checks HTTP Basic credentials.
 //
 // A cached success is honoured even while the address is locked out: only
 // someone who sent the right password earlier can hit the cache, and it
@@ -80,13 +157,12 @@ func (a *authenticator) authorize(c *gin.Context) error {
 		return nil
 	}
 	client := clientKey(c.Request.RemoteAddr)
-	if wait := a.lockedFor(client); wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return errorf(http.StatusTooManyRequests, "too many failed logins; try again later")
+	if err := a.refuseLocked(c, client); err != nil {
+		return err
 	}
 	user, password, ok := c.Request.BasicAuth()
 	if !ok {
-		c.Header("WWW-Authenticate", basicChallenge)
+		challenge(c)
 		return errorf(http.StatusUnauthorized, "authentication required")
 	}
 	good, err := a.verify(c.Request.Context(), user, password)
@@ -96,11 +172,36 @@ func (a *authenticator) authorize(c *gin.Context) error {
 	if !good {
 		a.recordFailure(client)
 		a.log.Warn("login failed", "client", client)
-		c.Header("WWW-Authenticate", basicChallenge)
+		challenge(c)
 		return errorf(http.StatusUnauthorized, "invalid user or password")
 	}
 	a.remember(key)
 	return nil
+}
+
+// challenge asks for HTTP Basic credentials, except from the web UI's own
+// scripts (fetch and EventSource send Sec-Fetch-Mode), where the browser
+// would pop up its own login box over the page's.
+func challenge(c *gin.Context) {
+	if m := c.GetHeader("Sec-Fetch-Mode"); m == "" || m == "navigate" {
+		c.Header("WWW-Authenticate", basicChallenge)
+	}
+}
+
+// refuseLocked answers 429 while client is locked out.
+func (a *authenticator) refuseLocked(c *gin.Context, client string) error {
+	if wait := a.lockedFor(client); wait > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return errorf(http.StatusTooManyRequests, "too many failed logins; try again later")
+	}
+	return nil
+}
+
+// forget drops every cached credential (after a password change).
+func (a *authenticator) forget() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.cache)
 }
 
 // verify runs the (slow) password check, at most maxConcurrentChecks at a

@@ -26,14 +26,14 @@ func TestAuthRequired(t *testing.T) {
 			req: func(p string) request { return request{path: p, user: "root", password: testPassword} }},
 		{name: "not basic", msg: "authentication required",
 			req: func(p string) request {
-				return request{path: p, header: map[string]string{"Authorization": "Bearer abc"}}
+				return request{path: p, header: map[string]string{"Authorization": "Digest abc"}}
 			}},
 		{name: "bad base64", msg: "authentication required",
 			req: func(p string) request {
 				return request{path: p, header: map[string]string{"Authorization": "Basic !!!"}}
 			}},
 	}
-	for _, path := range []string{"/api/v1/summary", "/api/v1/pools", "/"} {
+	for _, path := range []string{"/api/v1/summary", "/api/v1/pools", "/api/v1/boards"} {
 		for _, tc := range tests {
 			t.Run(tc.name+" "+path, func(t *testing.T) {
 				h.clock.Advance(time.Hour) // forget earlier failures: this test is not about lockout

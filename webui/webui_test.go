@@ -199,8 +199,10 @@ func wantJSONError(t *testing.T, resp *http.Response, body []byte, status int, m
 		t.Errorf("Content-Type = %q, want JSON", ct)
 	}
 	m := decodeObject(t, body)
-	got, _ := m["error"].(string)
-	if len(m) != 1 || got == "" || (msg != "" && got != msg) {
-		t.Errorf("error body = %s, want {\"error\": %q}", body, msg)
+	e, _ := m["error"].(map[string]any)
+	got, _ := e["message"].(string)
+	code, _ := e["code"].(string)
+	if len(m) != 1 || len(e) != 2 || got == "" || code == "" || (msg != "" && got != msg) {
+		t.Errorf("error body = %s, want {\"error\": {\"code\": ..., \"message\": %q}}", body, msg)
 	}
 }

@@ -1,242 +1,370 @@
-// Status page: polls the REST API every two seconds and fills in the page.
-// Values are written with textContent only, never as HTML.
+// The Kiln web UI shell: first-start setup, login, hash routes, the live
+// status stream and the shared notice bar. Each section of the page lives
+// in its own module; everything goes through the public REST API v1
+// (GET /api/v1/summary, /api/v1/stream...).
 "use strict";
 
-(function () {
-  const POLL_MS = 2000;
+import * as api from "./api.js";
+import { text } from "./dom.js";
+import { formatCount } from "./format.js";
+import { createDashboard } from "./dashboard.js";
+import { createPools } from "./pools.js";
+import { createHardware } from "./hardware.js";
+import { createTuning } from "./tuning.js";
+import { createSystem } from "./system.js";
 
-  const byId = (id) => document.getElementById(id);
+const byId = (id) => document.getElementById(id);
 
-  // scaled writes n with SI prefixes (k, M, G, T, P, E) and three
-  // significant digits, e.g. 1234567 -> "1.23 M".
-  function scaled(n, unit) {
-    if (typeof n !== "number" || !isFinite(n)) return "–";
-    const prefixes = ["", "k", "M", "G", "T", "P", "E"];
-    let i = 0;
-    let v = Math.abs(n);
-    while (v >= 1000 && i < prefixes.length - 1) {
-      v /= 1000;
-      i++;
-    }
-    const digits = v >= 100 || i === 0 && Number.isInteger(v) ? 0 : v >= 10 ? 1 : 2;
-    const sign = n < 0 ? "-" : "";
-    return sign + v.toFixed(digits) + " " + prefixes[i] + unit;
+const ROUTES = ["dashboard", "pools", "hardware", "tuning", "system"];
+const DEFAULT_ROUTE = "dashboard";
+
+// The stream sends an event every 2 s; without one for STALL_MS it is
+// reopened. While it is down, POLL_MS polls keep the page current.
+const STALL_MS = 10000;
+const POLL_MS = 5000;
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30000;
+
+const state = {
+  authed: false,
+  view: "", // the section shown now
+  latest: null, // the last status: {summary, pools, fans, boards}
+  views: {},
+};
+
+// ---- notice bar ----------------------------------------------------------
+
+// notify shows a message in the bar under the header; errors stay until
+// dismissed, other messages fade after a few seconds.
+let noticeTimer = 0;
+function notify(message, kind = "error") {
+  const bar = byId("notice");
+  text(byId("notice-text"), message);
+  bar.className = "notice notice-" + kind;
+  bar.hidden = false;
+  clearTimeout(noticeTimer);
+  if (kind !== "error") noticeTimer = setTimeout(() => (bar.hidden = true), 4000);
+}
+
+function clearNotice() {
+  byId("notice").hidden = true;
+}
+
+// ---- views ---------------------------------------------------------------
+
+function showView(name) {
+  for (const section of document.querySelectorAll("main > .view")) {
+    section.hidden = section.dataset.view !== name;
   }
-
-  // formatHashrate: H/s, kH/s, MH/s, GH/s, TH/s...
-  const formatHashrate = (hs) => scaled(hs, "H/s");
-
-  // formatDifficulty: 65536 -> "65.5 k"; test-pool difficulties below 1
-  // keep three significant digits (0.0078125 -> "0.00781").
-  function formatDifficulty(d) {
-    if (typeof d === "number" && d > 0 && d < 1) return d.toPrecision(3).replace(/0+$/, "");
-    return scaled(d, "").trim();
+  for (const a of byId("nav").querySelectorAll("a")) {
+    const on = a.dataset.route === name;
+    a.classList.toggle("on", on);
+    if (on) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
-
-  function formatCount(n) {
-    return typeof n === "number" ? n.toLocaleString("en-US") : "–";
+  const prev = state.views[state.view];
+  if (prev && state.view !== name) prev.hide();
+  state.view = name;
+  const next = state.views[name];
+  if (next) {
+    next.show();
+    if (state.latest) next.status(state.latest);
   }
+  document.title = "Kiln · " + name.charAt(0).toUpperCase() + name.slice(1);
+}
 
-  // formatDuration: seconds -> "3d 4h 5m", "4h 5m 6s", "5m 6s", "6s".
-  function formatDuration(s) {
-    if (typeof s !== "number" || !isFinite(s) || s < 0) return "–";
-    s = Math.floor(s);
-    const d = Math.floor(s / 86400);
-    const h = Math.floor(s % 86400 / 3600);
-    const m = Math.floor(s % 3600 / 60);
-    const sec = s % 60;
-    if (d > 0) return d + "d " + h + "h " + m + "m";
-    if (h > 0) return h + "h " + m + "m " + sec + "s";
-    if (m > 0) return m + "m " + sec + "s";
-    return sec + "s";
+function routeFromHash() {
+  const name = location.hash.replace(/^#\/?/, "").split(/[/?]/)[0];
+  return ROUTES.includes(name) ? name : DEFAULT_ROUTE;
+}
+
+function route() {
+  if (!state.authed) return;
+  showView(routeFromHash());
+}
+
+function setAuthed(authed) {
+  state.authed = authed;
+  document.body.classList.toggle("authed", authed);
+  byId("nav").hidden = !authed;
+  byId("logout").hidden = !authed;
+}
+
+// ---- the status stream ---------------------------------------------------
+
+const stream = { source: null, stallTimer: 0, retryTimer: 0, pollTimer: 0, retryMs: RETRY_MIN_MS };
+
+function setConn(kind, message) {
+  const elc = byId("conn-status");
+  elc.className = "conn conn-" + kind;
+  text(elc, message);
+}
+
+// applyStatus hands one status snapshot to every view; hidden views only
+// keep what they need (the chart keeps its live points).
+function applyStatus(data) {
+  if (!data || typeof data !== "object") return;
+  const prev = state.latest || {};
+  state.latest = {
+    summary: data.summary || prev.summary || {},
+    pools: data.pools || prev.pools || [],
+    fans: data.fans || prev.fans || [],
+    boards: data.boards || prev.boards || [],
+  };
+  const s = state.latest.summary;
+  text(byId("board"), s.board || "–");
+  text(byId("units"), formatCount(s.units) + (s.units === 1 ? " unit" : " units"));
+  for (const [name, v] of Object.entries(state.views)) {
+    if (name === state.view || v.always) v.status(state.latest);
   }
+}
 
-  // formatAgo: an RFC 3339 time -> "12s ago", or "never".
-  function formatAgo(iso) {
-    if (!iso) return "never";
-    const t = Date.parse(iso);
-    if (isNaN(t)) return "–";
-    return formatDuration(Math.max(0, (Date.now() - t) / 1000)) + " ago";
+// pollOnce reads the same snapshot the stream sends, from the plain routes:
+// at login (before the first event) and while the stream is down.
+async function pollOnce() {
+  try {
+    const [summary, pools, boards, fans] = await Promise.all([
+      api.get("/api/v1/summary"),
+      api.get("/api/v1/pools"),
+      api.get("/api/v1/boards"),
+      api.get("/api/v1/fans").catch(() => []),
+    ]);
+    applyStatus({ summary, pools, boards, fans });
+    return true;
+  } catch (err) {
+    if (state.authed) setConn("err", "offline: " + api.errorText(err));
+    return false;
   }
+}
 
-  function setText(id, text) {
-    const el = byId(id);
-    if (el && el.textContent !== text) el.textContent = text;
-  }
+function armStall() {
+  clearTimeout(stream.stallTimer);
+  stream.stallTimer = setTimeout(() => {
+    setConn("wait", "reconnecting…");
+    reopenStream();
+  }, STALL_MS);
+}
 
-  function setConn(ok, message) {
-    const el = byId("conn-status");
-    el.className = "conn " + (ok ? "conn-ok" : "conn-err");
-    el.textContent = ok ? "live" : message;
-  }
+function startPolling() {
+  if (stream.pollTimer) return;
+  stream.pollTimer = setInterval(() => {
+    if (state.authed) pollOnce();
+  }, POLL_MS);
+}
 
-  function renderSummary(s) {
-    setText("hashrate", formatHashrate(s.hashrate_hs));
-    setText("hashrate-5s", formatHashrate(s.hashrate_5s_hs));
-    setText("hashrate-15m", formatHashrate(s.hashrate_15m_hs));
-    setText("accepted", formatCount(s.accepted));
-    setText("rejected", formatCount(s.rejected));
-    setText("stale", formatCount(s.stale));
-    setText("hw-errors", formatCount(s.hw_errors));
-    setText("last-share", formatAgo(s.last_share));
-    setText("active-pool", s.active_pool || "none");
-    setText("difficulty", formatDifficulty(s.difficulty));
-    setText("best-share", formatDifficulty(s.best_share));
-    setText("uptime", formatDuration(s.uptime_s));
-    setText("board", s.board || "–");
-    setText("units", formatCount(s.units) + (s.units === 1 ? " unit" : " units"));
-    byId("rejected").classList.toggle("bad", s.rejected > 0);
-    byId("hw-errors").classList.toggle("bad", s.hw_errors > 0);
-  }
+function stopPolling() {
+  clearInterval(stream.pollTimer);
+  stream.pollTimer = 0;
+}
 
-  const KNOWN_STATUS = ["active", "standby", "connecting", "dead", "disabled"];
-
-  function cell(text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    return td;
-  }
-
-  function poolRow(p) {
-    const tr = document.createElement("tr");
-    if (p.active) tr.className = "active";
-    const badge = document.createElement("span");
-    badge.className = "badge" + (KNOWN_STATUS.includes(p.status) ? " st-" + p.status : "");
-    badge.textContent = p.status || "–";
-    const status = document.createElement("td");
-    status.appendChild(badge);
-    const rejected = cell(formatCount(p.rejected), "num");
-    const reasons = Object.entries(p.rejected_by_reason || {});
-    if (reasons.length) rejected.title = reasons.map(([r, n]) => r + ": " + n).join("\n");
-    tr.append(
-      cell(String(p.priority), "num"),
-      cell(p.url, "url"),
-      cell(p.user),
-      status,
-      cell(formatDifficulty(p.difficulty), "num"),
-      cell(formatCount(p.accepted), "num"),
-      rejected,
-      cell(formatCount(p.stale), "num"),
-      cell(p.latency_ms > 0 ? p.latency_ms.toFixed(0) + " ms" : "–", "num"),
-      cell(formatAgo(p.last_share)),
-      cell(p.version_rolling ? "yes" : "no"),
-      cell(p.last_error || "", "error"),
-    );
-    return tr;
-  }
-
-  function renderPools(pools) {
-    const body = byId("pools-body");
-    if (!Array.isArray(pools) || pools.length === 0) {
-      const tr = document.createElement("tr");
-      const td = cell("No pools configured.", "empty");
-      td.colSpan = 12;
-      tr.appendChild(td);
-      body.replaceChildren(tr);
-      return;
-    }
-    body.replaceChildren(...pools.map(poolRow));
-  }
-
-  // chipRows flattens boards → chains → chips into table rows.
-  function chipRows(boards) {
-    const rows = [];
-    for (const b of boards || []) {
-      for (const ch of b.chains || []) {
-        for (const c of ch.chips || []) {
-          const tr = document.createElement("tr");
-          const badge = document.createElement("span");
-          badge.className = "badge " + (c.responding ? "st-active" : "st-dead");
-          badge.textContent = c.responding ? ch.state : "not answering";
-          const status = document.createElement("td");
-          status.appendChild(badge);
-          const rate = c.nonces + c.hw_errors > 0 ? (100 * c.hw_error_rate).toFixed(2) + " %" : "–";
-          tr.append(
-            cell(String(ch.index), "num"),
-            cell(String(c.index), "num"),
-            cell("0x" + c.address.toString(16).padStart(2, "0"), "url"),
-            status,
-            cell(c.frequency_mhz > 0 ? c.frequency_mhz.toFixed(0) + " MHz" : "–", "num"),
-            cell(c.voltage_mv > 0 ? (c.voltage_mv / 1000).toFixed(3) + " V" : "–", "num"),
-            cell(c.temperature_c > 0 ? c.temperature_c.toFixed(1) + " °C" : "–", "num"),
-            cell(formatHashrate(c.hashrate_hs), "num"),
-            cell(formatCount(c.nonces), "num"),
-            cell(formatCount(c.hw_errors) + " (" + rate + ")", "num"),
-            cell(formatAgo(c.last_nonce)),
-          );
-          rows.push(tr);
-        }
-      }
-    }
-    return rows;
-  }
-
-  function renderBoards(boards) {
-    const rows = chipRows(boards);
-    if (rows.length === 0) {
-      const tr = document.createElement("tr");
-      const td = cell("No chips: hashing on the CPU.", "empty");
-      td.colSpan = 11;
-      tr.appendChild(td);
-      byId("chips-body").replaceChildren(tr);
-      return;
-    }
-    byId("chips-body").replaceChildren(...rows);
-  }
-
-  async function getJSON(path) {
-    // location.origin never carries user:pass@, which fetch() refuses when
-    // the page itself was opened with credentials in its URL.
-    const res = await fetch(new URL(path, location.origin), {
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { Accept: "application/json" },
-    });
-    if (!res.ok) {
-      let msg = "HTTP " + res.status;
-      try {
-        const body = await res.json();
-        if (body && body.error) msg += ": " + body.error;
-      } catch (_) { /* not JSON */ }
-      throw new Error(msg);
-    }
-    return res.json();
-  }
-
-  let timer = 0;
-
-  async function poll() {
-    clearTimeout(timer);
+function openStream() {
+  closeStream();
+  const es = new EventSource("/api/v1/stream");
+  stream.source = es;
+  armStall();
+  es.addEventListener("status", (ev) => {
+    if (stream.source !== es) return;
+    stream.retryMs = RETRY_MIN_MS;
+    stopPolling();
+    armStall();
+    setConn("ok", "live");
     try {
-      const [summary, pools, boards] = await Promise.all([
-        getJSON("/api/v1/summary"),
-        getJSON("/api/v1/pools"),
-        getJSON("/api/v1/boards"),
-      ]);
-      renderSummary(summary);
-      renderPools(pools);
-      renderBoards(boards);
-      setConn(true);
-    } catch (err) {
-      setConn(false, "offline (" + err.message + ")");
-    } finally {
-      timer = setTimeout(poll, POLL_MS);
+      applyStatus(JSON.parse(ev.data));
+    } catch (_) {
+      // one bad event: keep the page as it is, the next one comes in 2 s
     }
-  }
-
-  async function loadVersion() {
-    try {
-      const h = await getJSON("/api/v1/health");
-      setText("version", h.version || "–");
-    } catch (_) { /* shown by the poll's connection status */ }
-  }
-
-  document.addEventListener("DOMContentLoaded", () => {
-    loadVersion();
-    poll();
   });
+  es.addEventListener("error", () => {
+    if (stream.source !== es) return;
+    setConn("wait", "reconnecting…");
+    startPolling();
+    // The browser retries by itself after a network error; a refused
+    // request (401, 5xx) closes the stream for good, so retry here.
+    if (es.readyState === EventSource.CLOSED) scheduleReopen();
+  });
+}
 
-  // Exposed for tests and the browser console.
-  window.kiln = { formatHashrate, formatDifficulty, formatDuration, formatCount };
-})();
+function scheduleReopen() {
+  clearTimeout(stream.retryTimer);
+  stream.retryTimer = setTimeout(async () => {
+    if (!state.authed) return;
+    try {
+      await api.get("/api/v1/session"); // a 401 here shows the login
+      reopenStream();
+    } catch (_) {
+      if (state.authed) scheduleReopen();
+    }
+  }, stream.retryMs);
+  stream.retryMs = Math.min(stream.retryMs * 2, RETRY_MAX_MS);
+}
+
+function reopenStream() {
+  if (state.authed) openStream();
+}
+
+function closeStream() {
+  if (stream.source) stream.source.close();
+  stream.source = null;
+  clearTimeout(stream.stallTimer);
+  clearTimeout(stream.retryTimer);
+  stopPolling();
+}
+
+// ---- login, setup, logout -------------------------------------------------
+
+async function loadVersion() {
+  try {
+    const h = await api.get("/api/v1/health", { auth: false });
+    text(byId("version"), h.version || "–");
+  } catch (_) {
+    // the connection badge tells the user already
+  }
+}
+
+function showAuthView(name) {
+  setAuthed(false);
+  closeStream();
+  for (const v of Object.values(state.views)) v.reset && v.reset();
+  state.view = "";
+  for (const section of document.querySelectorAll("main > .view")) {
+    section.hidden = section.dataset.view !== name;
+  }
+  setConn("wait", name === "setup" ? "setup" : "logged out");
+  document.title = "Kiln · " + (name === "setup" ? "Setup" : "Log in");
+  const first = byId(name === "setup" ? "setup-password" : "login-password");
+  first.value = "";
+  if (name === "setup") byId("setup-password2").value = "";
+  first.focus();
+}
+
+function loggedIn(csrfToken) {
+  api.setCsrfToken(csrfToken);
+  setAuthed(true);
+  clearNotice();
+  setConn("wait", "connecting…");
+  pollOnce();
+  openStream();
+  route();
+}
+
+function formError(id, message) {
+  text(byId(id), message);
+}
+
+async function submitSetup(ev) {
+  ev.preventDefault();
+  const p1 = byId("setup-password").value;
+  const p2 = byId("setup-password2").value;
+  if (p1.length < 8) return formError("setup-error", "The password needs at least 8 characters.");
+  if (p1 !== p2) return formError("setup-error", "The two passwords differ.");
+  formError("setup-error", "");
+  const button = byId("setup-submit");
+  button.disabled = true;
+  try {
+    const res = await api.post("/api/v1/setup", { password: p1 }, { auth: false });
+    loggedIn(res && res.csrf_token);
+  } catch (err) {
+    if (err.code === "conflict") {
+      showAuthView("login");
+      formError("login-error", "The password was already set. Log in with it.");
+    } else {
+      formError("setup-error", api.errorText(err));
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function submitLogin(ev) {
+  ev.preventDefault();
+  const password = byId("login-password").value;
+  if (!password) return formError("login-error", "Enter the password.");
+  formError("login-error", "");
+  const button = byId("login-submit");
+  button.disabled = true;
+  try {
+    const res = await api.post("/api/v1/login", { username: "admin", password }, { auth: false });
+    byId("login-password").value = "";
+    loggedIn(res && res.csrf_token);
+  } catch (err) {
+    if (err.code === "setup_required") return showAuthView("setup");
+    formError("login-error", err.status === 401 ? "Wrong password." : api.errorText(err));
+    byId("login-password").select();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function logout() {
+  try {
+    await api.post("/api/v1/logout");
+  } catch (err) {
+    if (err.status !== 401) notify("Log out failed: " + api.errorText(err));
+  }
+  api.setCsrfToken("");
+  showAuthView("login");
+}
+
+// boot decides what to show first: setup, login or the requested section.
+async function boot() {
+  loadVersion();
+  try {
+    const setup = await api.get("/api/v1/setup", { auth: false });
+    if (setup && setup.required) return showAuthView("setup");
+  } catch (err) {
+    setConn("err", "offline");
+    notify("Cannot reach the controller: " + api.errorText(err));
+    setTimeout(boot, 5000);
+    return;
+  }
+  try {
+    const s = await api.get("/api/v1/session", { auth: false });
+    loggedIn(s && s.csrf_token);
+  } catch (err) {
+    if (err.code === "setup_required") return showAuthView("setup");
+    showAuthView("login");
+    if (err.status !== 401) formError("login-error", api.errorText(err));
+  }
+}
+
+function init() {
+  const ctx = {
+    notify,
+    latest: () => state.latest,
+    // loggedOut shows the login with a message (after a password change,
+    // which ends every session).
+    loggedOut(message) {
+      api.setCsrfToken("");
+      showAuthView("login");
+      formError("login-error", message);
+    },
+  };
+  state.views = {
+    dashboard: createDashboard(ctx),
+    pools: createPools(ctx),
+    hardware: createHardware(ctx),
+    tuning: createTuning(ctx),
+    system: createSystem(ctx),
+  };
+  api.setHandlers(
+    () => {
+      if (state.authed) {
+        showAuthView("login");
+        formError("login-error", "Your session ended. Log in again.");
+      }
+    },
+    () => showAuthView("setup"),
+  );
+  byId("setup-form").addEventListener("submit", submitSetup);
+  byId("login-form").addEventListener("submit", submitLogin);
+  byId("logout").addEventListener("click", logout);
+  byId("notice-close").addEventListener("click", clearNotice);
+  window.addEventListener("hashchange", route);
+  setAuthed(false);
+  boot();
+}
+
+init();
+
+// Exposed for the browser console and the end-to-end test.
+window.kiln = { state, notify };
