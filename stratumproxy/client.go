@@ -257,6 +257,11 @@ func (c *Client) Reconnect(session uint64) {
 	}
 }
 
+// sessionSeq numbers connections across every client of the process, so a
+// share from a job of one client can never be taken for a share of another
+// that replaced it (a manager rebuilt with a new pool list).
+var sessionSeq atomic.Uint64
+
 // Run connects and reconnects until ctx ends, then returns nil with every
 // goroutine it started stopped.
 func (c *Client) Run(ctx context.Context) error {
@@ -328,7 +333,7 @@ func (c *Client) connectOnce(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	c.session++
+	c.session = sessionSeq.Add(1)
 	cc := newClientConn(c, nc)
 	defer cc.close(ctx)
 	c.log.Info("pool connected", "addr", addr, "session", c.session)

@@ -63,6 +63,9 @@ type ManagerConfig struct {
 	// OnShare receives every share outcome: accepted, rejected with a
 	// reason, or stale (never sent).
 	OnShare func(ShareResult)
+	// OnSwitch is told every change of the active pool: from and to are
+	// redacted URLs ("none" for no pool), reason says why.
+	OnSwitch func(from, to, reason string)
 	// RejectRun consecutive rejected shares demote a pool.
 	RejectRun int
 	// NoWorkTimeout without a new job demotes a pool.
@@ -137,6 +140,8 @@ type PoolStatus struct {
 	VersionRolling bool
 	// LastError says why the pool last failed or was demoted.
 	LastError string
+	// session is the pool's current connection, for tests.
+	session uint64
 }
 
 // Manager keeps a client connected to every configured pool and mines on
@@ -229,6 +234,9 @@ func managerDefaults(cfg ManagerConfig) ManagerConfig {
 	}
 	if cfg.OnShare == nil {
 		cfg.OnShare = func(ShareResult) {}
+	}
+	if cfg.OnSwitch == nil {
+		cfg.OnSwitch = func(string, string, string) {}
 	}
 	return cfg
 }

@@ -229,6 +229,7 @@ func (m *Manager) failover(reason string) {
 		return
 	}
 	m.log.Warn("pool switch", "from", m.poolName(from), "to", "none", "reason", reason)
+	m.cfg.OnSwitch(m.poolName(from), "none", reason)
 	m.cfg.OnIdle()
 }
 
@@ -255,6 +256,7 @@ func (m *Manager) switchTo(from, i int, reason string) {
 	p := m.pools[i]
 	m.log.Info("pool switch", "from", m.poolName(from), "to", p.url, "reason", reason)
 	m.activeIx, p.probation, m.settled = i, false, true
+	m.cfg.OnSwitch(m.poolName(from), p.url, reason)
 	m.cfg.OnJob(p.job)
 }
 
@@ -274,7 +276,7 @@ func (m *Manager) publish() {
 			Difficulty: p.difficulty, Accepted: p.accepted, Rejected: p.rejected,
 			RejectedByReason: maps.Clone(p.byReason), Stale: p.stale,
 			LastShare: p.lastShare, Latency: p.latency, VersionRolling: p.rolling && p.authorized,
-			LastError: p.lastErr,
+			LastError: p.lastErr, session: p.session,
 		}
 	}
 	idx, url := m.activeIx, ""

@@ -225,11 +225,11 @@ func TestManagerRejectRunAndRouting(t *testing.T) {
 	jobA := h.job(t, 0)
 
 	// A share goes to the pool that issued its job, even a standby one
-	// (pool 1 is on its first connection, session 1).
+	// (pool 1 is on its first connection).
 	h.m.Submit(nil)                                      // ignored, no panic
 	h.m.Submit(&mining.Share{Job: &mining.Job{Pool: 7}}) // no such pool: ignored
 	bJob := *jobA
-	bJob.Pool, bJob.Session = 1, 1
+	bJob.Pool, bJob.Session = 1, h.m.Status()[1].session
 	h.m.Submit(cliShare(&bJob))
 	if r := h.share(t); !r.Accepted || r.Pool != 1 {
 		t.Errorf("share routed to pool 1: %+v", r)
