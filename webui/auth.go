@@ -3,8 +3,8 @@ package webui
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"math"
 	"net"

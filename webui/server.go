@@ -72,13 +72,13 @@ type Server struct {
 	streams  chan struct{} // one slot per live stream
 	quitOnce sync.Once
 	version  string
-	log     *slog.Logger
-	now     func() time.Time
-	started time.Time
-	auth    *authenticator
-	assets  map[string]asset
-	index   []byte
-	engine  *gin.Engine
+	log      *slog.Logger
+	now      func() time.Time
+	started  time.Time
+	auth     *authenticator
+	assets   map[string]asset
+	index    []byte
+	engine   *gin.Engine
 	// handler is engine behind the cross-origin check.
 	handler http.Handler
 }

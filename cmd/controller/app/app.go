@@ -79,8 +79,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	check, err := adminPassword(ctx, st, o.data, os.Getenv("KILN_ADMIN_PASSWORD"), log)
-	if err != nil {
+	if err := adminPassword(ctx, st, os.Getenv("KILN_ADMIN_PASSWORD"), log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", o.http)
@@ -93,15 +92,15 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	pools, err := poolList(ctx, st, o, board, g, log)
+	if err := applyPoolFlags(ctx, st, o); err != nil {
+		return err
+	}
+	demo := demoStarter(ctx, o, board, g, log.With("pkg", "demopool"))
+	c, err := newCore(ctx, coreConfig{board: board, store: st, opts: o, log: log, stratum: stratum, demo: demo})
 	if err != nil {
 		return err
 	}
-	c, err := newCore(coreConfig{board: board, pools: pools, store: st, opts: o, log: log, stratum: stratum})
-	if err != nil {
-		return err
-	}
-	web := webui.New(webui.Config{Status: c, CheckPassword: check, Version: Version, Log: log.With("pkg", "webui")})
+	web := webui.New(webui.Config{Status: c, Control: c, Store: st, Version: Version, Log: log.With("pkg", "webui")})
 	log.Info("web UI listening", "url", "http://"+ln.Addr().String()+"/")
 	g.Go(func() error { return web.Serve(ctx, ln) })
 	g.Go(func() error { return c.run(ctx) })

@@ -47,7 +47,14 @@ type controller struct {
 // (unless given) and a loopback --http port, and waits for its web server.
 func startController(t *testing.T, args ...string) *controller {
 	t.Helper()
-	t.Setenv("KILN_ADMIN_PASSWORD", testPassword)
+	return startControllerWith(t, testPassword, args...)
+}
+
+// startControllerWith is startController with KILN_ADMIN_PASSWORD set to
+// env ("" for a first start without it).
+func startControllerWith(t *testing.T, env string, args ...string) *controller {
+	t.Helper()
+	t.Setenv("KILN_ADMIN_PASSWORD", env)
 	if !hasFlag(args, "--data") {
 		args = append(args, "--data", t.TempDir())
 	}

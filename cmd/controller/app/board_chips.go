@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/kilnfw/kiln/chips/bm13xx"
 	"github.com/kilnfw/kiln/chips/emulator"
@@ -33,6 +35,7 @@ type chipPlan struct {
 	kind       string
 	model      bm13xx.Model
 	frequency  float64       // MHz, 0 = model default
+	voltage    float64       // core mV, 0 = the board's default
 	difficulty float64       // ticket difficulty, 0 = driver default (256)
 	expected   int           // chips per chain, 0 = whatever answers
 	rampStep   time.Duration // 0 = the driver's pace for silicon
@@ -140,6 +143,13 @@ func (h *simHasher) Run(ctx context.Context) error {
 		return err
 	}
 	defer board.Close()
+	if h.plan.voltage > 0 {
+		for i := range board.Chains() {
+			if err := board.Regulator(i).SetVoltage(physic.ElectricPotential(h.plan.voltage) * physic.MilliVolt); err != nil {
+				return fmt.Errorf("sim: chain %d voltage: %w", i, err)
+			}
+		}
+	}
 	var chains []*bm13xx.Chain
 	for i, path := range board.SerialPaths() {
 		ch, err := bm13xx.NewChain(h.plan.chainConfig(i, openUART(path), h.work, h.results))
@@ -170,6 +180,16 @@ func runChains(ctx context.Context, chains []*bm13xx.Chain) error {
 }
 
 func (h *simHasher) Units() int { return h.plan.chains * h.plan.chips }
+
+// Fans returns the simulated board's fan once the board runs.
+func (h *simHasher) Fans() []hal.Fan {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.board == nil {
+		return nil
+	}
+	return []hal.Fan{h.board.Fan()}
+}
 
 // Boards reports the driver's view of every chain, with each chip's
 // temperature and voltage from the simulated board's telemetry.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,69 +12,97 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kilnfw/kiln/control"
 	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/store"
 	"github.com/kilnfw/kiln/stratumproxy"
+	"github.com/kilnfw/kiln/webui"
 )
 
 // counterFlushEvery is how often session counters are added to the lifetime
 // counters in the store.
 const counterFlushEvery = 10 * time.Second
 
+// historyEvery is the spacing of the dashboard's history samples.
+const historyEvery = time.Minute
+
 type coreConfig struct {
 	board boardPlan
-	pools []stratumproxy.PoolConfig
 	store *store.Store
 	opts  *options
 	log   *slog.Logger
 	// stratum is the downstream listener of the farm proxy; nil when off.
 	stratum net.Listener
+	// demo starts the embedded demo pool the first time it is needed.
+	demo func() (stratumproxy.PoolConfig, error)
 }
 
 // core is the mining pipeline: pool manager → dispatcher → backend →
-// validator → pool manager, plus the statistics the web UI reads.
+// validator → pool manager, plus the statistics the web UI reads and the
+// controls it uses. The pool manager and the hasher are rebuilt when the
+// pools or the tuning change.
 type core struct {
 	log     *slog.Logger
 	store   *store.Store
+	opts    *options
 	board   string
 	started time.Time
+	demo    func() (stratumproxy.PoolConfig, error)
 
 	dispatcher *mining.Dispatcher
 	hashrate   *mining.Hashrate
 	validator  *mining.Validator
-	pools      *stratumproxy.Manager
-	hasher     hasher
 	// proxy serves downstream miners (nil when off); workers holds their
 	// statistics until saved.
 	proxy   *stratumproxy.Proxy
 	stratum net.Listener
 	workers workerBook
+	fan     *control.FanLoop
+
+	// mgr is the pool manager in service; poolsChanged asks runPools to
+	// replace it, restartHash asks runHashers to rebuild the hasher.
+	mgr          atomic.Pointer[stratumproxy.Manager]
+	poolsChanged chan struct{}
+	restartHash  chan struct{}
 
 	accepted, rejected, stale atomic.Uint64
 
 	mu        sync.Mutex
 	best      float64
 	lastShare time.Time
+	plan      boardPlan
+	hasher    hasher
+	tune      savedTuning
+	saved     []store.Pool // the saved pool list
+	poolMap   []int        // manager pool index → saved index; -1 for the demo pool
+
+	lastSample time.Time // owned by report
 }
 
-func newCore(cfg coreConfig) (*core, error) {
+func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
 	now := time.Now()
 	c := &core{
-		log:        cfg.log,
-		store:      cfg.store,
-		board:      cfg.board.name(),
-		started:    now,
-		dispatcher: mining.NewDispatcher(nil, cfg.board.dispatcherOptions()...),
-		hashrate:   mining.NewHashrate(now),
+		log:          cfg.log,
+		store:        cfg.store,
+		opts:         cfg.opts,
+		board:        cfg.board.name(),
+		started:      now,
+		demo:         cfg.demo,
+		dispatcher:   mining.NewDispatcher(nil, cfg.board.dispatcherOptions()...),
+		hashrate:     mining.NewHashrate(now),
+		poolsChanged: make(chan struct{}, 1),
+		restartHash:  make(chan struct{}, 1),
 	}
 	c.validator = mining.NewValidator(c.hashrate, nil)
-	o := cfg.opts
+	if err := c.loadSettings(ctx, cfg.board); err != nil {
+		return nil, err
+	}
 	if cfg.stratum != nil {
-		pc, err := o.proxyConfig()
+		pc, err := c.opts.proxyConfig()
 		if err != nil {
 			return nil, err
 		}
-		pc.Forward = func(s *mining.Share) { c.pools.Submit(s) }
+		pc.Forward = func(s *mining.Share) { c.mgr.Load().Submit(s) }
 		pc.OnShare = c.workers.add
 		pc.Log = cfg.log.With("pkg", "proxy")
 		if c.proxy, err = stratumproxy.NewProxy(pc); err != nil {
@@ -81,39 +110,93 @@ func newCore(cfg coreConfig) (*core, error) {
 		}
 		c.stratum = cfg.stratum
 	}
-	m, err := stratumproxy.NewManager(stratumproxy.ManagerConfig{
-		Pools:             cfg.pools,
-		UserAgent:         "kiln/" + Version,
-		OnJob:             c.onJob,
-		OnIdle:            c.onIdle,
-		OnShare:           c.shareResult,
-		RejectRun:         o.rejectRun,
-		NoWorkTimeout:     o.noWorkTimeout,
-		FailbackGrace:     o.failbackGrace,
-		SuggestDifficulty: o.suggestDiff,
-		ProtocolLog:       o.protocolLog,
-		Log:               cfg.log.With("pkg", "stratum"),
-	})
+	m, err := c.newManager()
 	if err != nil {
 		return nil, err
 	}
-	c.pools = m
-	if c.hasher, err = cfg.board.build(c.dispatcher, c.result); err != nil {
+	c.mgr.Store(m)
+	h, err := c.plan.build(c.dispatcher, c.result)
+	if err != nil {
+		return nil, err
+	}
+	c.hasher = h
+	c.fan, err = control.NewFanLoop(c.fans, c.hottest, fanPolicy(c.tune.Fan), cfg.log.With("pkg", "fan"))
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// loadSettings reads the saved pools and tuning.
+func (c *core) loadSettings(ctx context.Context, plan boardPlan) error {
+	saved, err := c.store.Pools(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := loadTuning(ctx, c.store)
+	if err != nil {
+		c.log.Warn("loading tuning", "err", err)
+	}
+	c.saved, c.tune, c.plan = saved, t, applySaved(plan, t)
+	return nil
+}
+
+// newManager builds a pool manager for the saved enabled pools, or the
+// demo pool when there are none.
+func (c *core) newManager() (*stratumproxy.Manager, error) {
+	c.mu.Lock()
+	var pools []stratumproxy.PoolConfig
+	var index []int
+	for i, p := range c.saved {
+		if p.Enabled {
+			pools = append(pools, stratumproxy.PoolConfig{URL: p.URL, User: p.User, Password: p.Password})
+			index = append(index, i)
+		}
+	}
+	c.mu.Unlock()
+	if len(pools) == 0 {
+		demo, err := c.demo()
+		if err != nil {
+			return nil, err
+		}
+		pools, index = []stratumproxy.PoolConfig{demo}, []int{-1}
+	}
+	o := c.opts
+	m, err := stratumproxy.NewManager(stratumproxy.ManagerConfig{
+		Pools:             pools,
+		UserAgent:         "kiln/" + Version,
+		OnJob:             c.onJob,
+		OnIdle:            c.onIdle,
+		OnShare:           c.shareResult,
+		OnSwitch:          c.onSwitch,
+		RejectRun:         o.rejectRun,
+		NoWorkTimeout:     o.noWorkTimeout,
+		FailbackGrace:     o.failbackGrace,
+		SuggestDifficulty: o.suggestDiff,
+		ProtocolLog:       o.protocolLog,
+		Log:               c.log.With("pkg", "stratum"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.poolMap = index
+	c.mu.Unlock()
+	return m, nil
+}
+
 // run mines until ctx ends.
 func (c *core) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return c.pools.Run(ctx) })
-	g.Go(func() error { return c.hasher.Run(ctx) })
+	g.Go(func() error { return c.runPools(ctx) })
+	g.Go(func() error { return c.runHashers(ctx) })
+	g.Go(func() error { return c.fan.Run(ctx) })
 	g.Go(func() error { return c.report(ctx) })
 	if c.proxy != nil {
 		c.log.Info("stratum proxy listening", "addr", c.stratum.Addr().String())
 		g.Go(func() error { return c.proxy.Serve(ctx, c.stratum) })
 	}
+	c.event(store.LevelInfo, "started", fmt.Sprintf("controller %s started on board %s", Version, c.board))
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -141,7 +224,7 @@ func (c *core) result(r mining.Result) error {
 				return err
 			}
 		}
-		c.pools.Submit(share)
+		c.mgr.Load().Submit(share)
 	}
 	return err
 }
@@ -227,9 +310,26 @@ func (c *core) report(ctx context.Context) error {
 		case <-t.C:
 			flush(ctx)
 			s := c.Summary()
+			c.sample(ctx, s)
 			c.log.Info("status", "hashrate_hs", int64(s.Hashrate), "accepted", s.Accepted,
 				"rejected", s.Rejected, "stale", s.Stale, "hw_errors", s.HWErrors, "pool", s.ActivePool)
 		}
+	}
+}
+
+// sample records a point of the dashboard's history at most once per
+// historyEvery.
+func (c *core) sample(ctx context.Context, s webui.Summary) {
+	now := time.Now()
+	if !c.lastSample.IsZero() && now.Sub(c.lastSample) < historyEvery-time.Second {
+		return
+	}
+	c.lastSample = now
+	temp, _ := c.hottest()
+	err := c.store.AddSample(ctx, store.Sample{Time: now, HashrateHS: s.Hashrate, Accepted: s.Accepted,
+		Rejected: s.Rejected, Stale: s.Stale, TemperatureC: temp})
+	if err != nil {
+		c.log.Warn("saving history", "err", err)
 	}
 }
 

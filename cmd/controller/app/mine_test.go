@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -140,50 +138,45 @@ func TestStateSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestGeneratedAdminPassword: with no KILN_ADMIN_PASSWORD at first start the
-// controller generates one, writes it to a private file, and accepts only it.
-func TestGeneratedAdminPassword(t *testing.T) {
+// TestFirstStartSetup: with no KILN_ADMIN_PASSWORD at first start nothing
+// protected answers until the owner sets a password through the API; the
+// password then works, a second setup is refused, and a later
+// KILN_ADMIN_PASSWORD does not replace it.
+func TestFirstStartSetup(t *testing.T) {
 	dir := t.TempDir()
 	pool := startTestPool(t, "")
-	t.Setenv("KILN_ADMIN_PASSWORD", "")
-	addr := make(chan string, 1)
-	listening = func(a string) { addr <- a }
-	t.Cleanup(func() { listening = nil })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var logs syncBuffer
-	go func() {
-		done <- Run(ctx, []string{"--board", "cpu", "--data", dir, "--http", "127.0.0.1:0", "--threads", "1", "--pool", pool.url()}, &bytes.Buffer{}, &logs)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	base := "http://" + <-addr
+	base := startControllerWith(t, "", "--board", "cpu", "--threads", "1", "--data", dir, "--pool", pool.url()).base
 
-	path := filepath.Join(dir, initialPasswordFile)
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s mode = %v, want 0600", path, fi.Mode().Perm())
-	}
-	b, _ := os.ReadFile(path)
-	pw := strings.TrimSpace(string(b))
-	if len(pw) < 16 {
-		t.Fatalf("generated password %q too short", pw)
-	}
-	for _, tc := range []struct {
-		pw   string
-		want int
-	}{{pw, 200}, {"admin", 401}, {"", 401}, {"password", 401}} {
-		req, _ := http.NewRequest("GET", base+"/api/v1/summary", nil)
-		req.SetBasicAuth("admin", tc.pw)
+	status := func(method, path, pw, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if pw != "" {
+			req.SetBasicAuth("admin", pw)
+		}
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("password %q: status %d, want %d", tc.pw, resp.StatusCode, tc.want)
+		return resp.StatusCode
+	}
+	const pw = "a long enough secret"
+	for _, tc := range []struct {
+		method, path, pw, body string
+		want                   int
+	}{
+		{"GET", "/api/v1/summary", "", "", 403},
+		{"GET", "/api/v1/summary", "admin", "", 403},
+		{"POST", "/api/v1/setup", "", `{"password":"short"}`, 400},
+		{"POST", "/api/v1/setup", "", `{"password":"` + pw + `"}`, 200},
+		{"POST", "/api/v1/setup", "", `{"password":"another long one"}`, 409},
+		{"GET", "/api/v1/summary", pw, "", 200},
+		{"GET", "/api/v1/summary", "admin", "", 401},
+		{"GET", "/api/v1/summary", "another long one", "", 401},
+	} {
+		if got := status(tc.method, tc.path, tc.pw, tc.body); got != tc.want {
+			t.Errorf("%s %s (password %q, body %s): %d, want %d", tc.method, tc.path, tc.pw, tc.body, got, tc.want)
 		}
 	}
 }

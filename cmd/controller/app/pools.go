@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -12,41 +13,42 @@ import (
 	"github.com/kilnfw/kiln/stratumproxy"
 )
 
-// poolList returns the pools to mine on, in priority order: those given with
-// --pool (which replace the saved list), else the saved list, else the
-// embedded demo pool, started here on loopback.
-func poolList(ctx context.Context, st *store.Store, o *options, board boardPlan, g *errgroup.Group, log *slog.Logger) ([]stratumproxy.PoolConfig, error) {
-	if len(o.pools) > 0 {
-		saved := make([]store.Pool, len(o.pools))
-		for i, raw := range o.pools {
-			p, err := splitPoolURL(raw)
-			if err != nil {
-				return nil, err
-			}
-			saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: true}
+// applyPoolFlags saves the pools given with --pool, which replace the saved
+// list; without --pool the saved list stays as it is.
+func applyPoolFlags(ctx context.Context, st *store.Store, o *options) error {
+	if len(o.pools) == 0 {
+		return nil
+	}
+	saved := make([]store.Pool, len(o.pools))
+	for i, raw := range o.pools {
+		p, err := splitPoolURL(raw)
+		if err != nil {
+			return err
 		}
-		if err := st.ReplacePools(ctx, saved); err != nil {
-			return nil, err
+		saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: true}
+	}
+	return st.ReplacePools(ctx, saved)
+}
+
+// demoStarter returns a function that starts the embedded demo pool on a
+// loopback port the first time it is called (when no pool is enabled) and
+// returns its entry every time.
+func demoStarter(ctx context.Context, o *options, board boardPlan, g *errgroup.Group, log *slog.Logger) func() (stratumproxy.PoolConfig, error) {
+	var mu sync.Mutex
+	var demo *stratumproxy.PoolConfig
+	return func() (stratumproxy.PoolConfig, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if demo != nil {
+			return *demo, nil
 		}
-	}
-	saved, err := st.Pools(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var pools []stratumproxy.PoolConfig
-	for _, p := range saved {
-		if p.Enabled {
-			pools = append(pools, stratumproxy.PoolConfig{URL: p.URL, User: p.User, Password: p.Password})
+		p, err := startDemoPool(ctx, o, board, g, log)
+		if err != nil {
+			return p, err
 		}
+		demo = &p
+		return p, nil
 	}
-	if len(pools) > 0 {
-		return pools, nil
-	}
-	demo, err := startDemoPool(ctx, o, board, g, log.With("pkg", "demopool"))
-	if err != nil {
-		return nil, err
-	}
-	return []stratumproxy.PoolConfig{demo}, nil
 }
 
 // splitPoolURL separates the USER:PASS@ part of a pool URL, which travels in

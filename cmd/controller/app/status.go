@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kilnfw/kiln/mining"
+	"github.com/kilnfw/kiln/stratumproxy"
 	"github.com/kilnfw/kiln/webui"
 )
 
@@ -22,9 +23,9 @@ func (c *core) Summary() webui.Summary {
 		Hashrate15m: c.hashrate.Rate(now, mining.Window15m),
 		UptimeS:     now.Sub(c.started).Seconds(),
 		Board:       c.board,
-		Units:       c.hasher.Units(),
+		Units:       c.currentHasher().Units(),
 	}
-	_, s.ActivePool = c.pools.Active()
+	_, s.ActivePool = c.manager().Active()
 	if j := c.dispatcher.Job(); j != nil {
 		s.Difficulty = j.Difficulty
 	}
@@ -38,33 +39,67 @@ func (c *core) Summary() webui.Summary {
 	return s
 }
 
-// Pools implements webui.Status.
+// Pools implements webui.Status: every saved pool in priority order, with
+// the live state of the enabled ones ("disabled" for the others), or the
+// demo pool alone when none is enabled.
 func (c *core) Pools() []webui.Pool {
-	st := c.pools.Status()
-	out := make([]webui.Pool, len(st))
-	for i, p := range st {
-		out[i] = webui.Pool{
-			Priority:         p.Priority,
-			URL:              p.URL,
-			User:             p.User,
-			Status:           p.State,
-			Active:           p.State == "active",
-			Difficulty:       p.Difficulty,
-			Accepted:         p.Accepted,
-			Rejected:         p.Rejected,
-			RejectedByReason: p.RejectedByReason,
-			Stale:            p.Stale,
-			LatencyMS:        float64(p.Latency.Microseconds()) / 1000,
-			VersionRolling:   p.VersionRolling,
-			LastError:        p.LastError,
+	st := c.manager().Status()
+	c.mu.Lock()
+	index := c.poolMap
+	out := make([]webui.Pool, 0, len(c.saved)+1)
+	for i, p := range c.saved {
+		out = append(out, webui.Pool{Priority: i, URL: redact(p.URL), User: p.User, Enabled: p.Enabled,
+			Status: "disabled", RejectedByReason: map[string]uint64{}})
+	}
+	c.mu.Unlock()
+	for k, p := range st {
+		if k >= len(index) {
+			break
 		}
-		if !p.LastShare.IsZero() {
-			t := p.LastShare
-			out[i].LastShare = &t
+		v := livePool(p)
+		if i := index[k]; i >= 0 && i < len(out) {
+			v.Priority, v.Enabled = i, true
+			out[i] = v
+		} else if i < 0 {
+			v.Priority, v.Enabled, v.Demo = 0, true, true
+			out = append(out[:0], v)
 		}
 	}
 	return out
 }
 
+// livePool converts the manager's view of a pool.
+func livePool(p stratumproxy.PoolStatus) webui.Pool {
+	v := webui.Pool{
+		URL:              p.URL,
+		User:             p.User,
+		Status:           p.State,
+		Active:           p.State == stratumproxy.PoolActive,
+		Difficulty:       p.Difficulty,
+		Accepted:         p.Accepted,
+		Rejected:         p.Rejected,
+		RejectedByReason: p.RejectedByReason,
+		Stale:            p.Stale,
+		LatencyMS:        float64(p.Latency.Microseconds()) / 1000,
+		VersionRolling:   p.VersionRolling,
+		LastError:        p.LastError,
+	}
+	if !p.LastShare.IsZero() {
+		t := p.LastShare
+		v.LastShare = &t
+	}
+	return v
+}
+
+// redact drops any password from a pool URL for display.
+func redact(raw string) string {
+	u, err := stratumproxy.ParsePoolURL(raw)
+	if err != nil {
+		return raw
+	}
+	u.Password = ""
+	return u.String()
+}
+
 // Boards implements webui.BoardStatus.
-func (c *core) Boards() []webui.Board { return c.hasher.Boards() }
+func (c *core) Boards() []webui.Board { return c.currentHasher().Boards() }
