@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kilnfw/kiln/webui/openapi"
 )
 
 // streamEvery is how often GET /api/v1/stream sends the status; the
@@ -88,7 +90,7 @@ func (s *Server) stream(c *gin.Context) error {
 
 // openAPI serves the OpenAPI document of this API.
 func (s *Server) openAPI(c *gin.Context) error {
-	c.Data(http.StatusOK, "application/json; charset=utf-8", openAPIDocument())
+	c.Data(http.StatusOK, openapi.ContentType, openapi.Document())
 	return nil
 }
 
@@ -97,6 +99,3 @@ func (s *Server) serveMetrics(c *gin.Context) error {
 	s.metrics.ServeHTTP(c.Writer, c.Request)
 	return nil
 }
-
-// openAPIDocument is replaced by the openapi package's document. TEMP.
-var openAPIDocument = func() []byte { return []byte("{}") }

@@ -98,7 +98,7 @@ func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
@@ -398,7 +398,7 @@ func TestConcurrentScrapes(t *testing.T) {
 	var wg sync.WaitGroup
 	for range scrapers {
 		wg.Go(func() {
-			resp, err := http.Get(srv.URL)
+			resp, err := srv.Client().Get(srv.URL)
 			if err != nil {
 				errs <- err
 				return
@@ -416,6 +416,35 @@ func TestConcurrentScrapes(t *testing.T) {
 	for err := range errs {
 		if err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// BenchmarkScrape measures one full scrape over HTTP of a machine with
+// three chains of 126 chips (the size of a large hash board set).
+func BenchmarkScrape(b *testing.B) {
+	src := fullSource()
+	src.boards = nil
+	for board := range 3 {
+		ch := webui.Chain{Index: 0, State: "mining", TemperatureC: 60, HashrateHS: 3e13}
+		for c := range 126 {
+			ch.Chips = append(ch.Chips, webui.Chip{Index: c, HashrateHS: 1e11, TemperatureC: 60, Responding: true})
+		}
+		src.boards = append(src.boards, webui.Board{Index: board, Chains: []webui.Chain{ch}})
+	}
+	srv := httptest.NewServer(Handler(src, "v1"))
+	defer srv.Close()
+	client := srv.Client()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
 }

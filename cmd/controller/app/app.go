@@ -18,16 +18,20 @@ import (
 
 	"github.com/kilnfw/kiln/store"
 	"github.com/kilnfw/kiln/webui"
+	"github.com/kilnfw/kiln/webui/cgminer"
+	"github.com/kilnfw/kiln/webui/metrics"
 )
 
 // Run runs the controller with the given arguments (without the program
-// name) until ctx ends. Subcommands: bench.
+// name) until ctx ends. Subcommands: bench, proxy, demo-pool.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	proxyOnly := false
 	if len(args) > 0 {
 		switch args[0] {
 		case "bench":
 			return runBench(ctx, args[1:], stdout, stderr)
+		case "demo-pool":
+			return runDemoPool(ctx, args[1:], stdout, stderr)
 		case "proxy":
 			proxyOnly, args = true, args[1:]
 		}
@@ -87,6 +91,16 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		return fmt.Errorf("http: listen %s: %w", o.http, err)
 	}
 	defer ln.Close()
+	var cg net.Listener
+	if o.cgminerAPI != "" {
+		if cg, err = net.Listen("tcp", o.cgminerAPI); err != nil {
+			return fmt.Errorf("cgminer API: listen %s: %w", o.cgminerAPI, err)
+		}
+		defer cg.Close()
+		if cgminerListening != nil {
+			cgminerListening(cg.Addr().String())
+		}
+	}
 	if listening != nil {
 		listening(ln.Addr().String())
 	}
@@ -100,7 +114,19 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	web := webui.New(webui.Config{Status: c, Control: c, Store: st, Version: Version, Log: log.With("pkg", "webui")})
+	web := webui.New(webui.Config{
+		Status: c, Control: c, Store: st, Version: Version, Log: log.With("pkg", "webui"),
+		Metrics:       metrics.New(metrics.Config{Source: c, Version: Version, Log: log.With("pkg", "metrics")}),
+		PublicMetrics: o.metricsPublic,
+	})
+	if cg != nil {
+		api, err := cgminer.New(cgminer.Config{Backend: c, Allow: o.cgminerAllow, Version: Version, Log: log.With("pkg", "cgminer")})
+		if err != nil {
+			return err
+		}
+		log.Info("cgminer API listening", "addr", cg.Addr().String())
+		g.Go(func() error { return api.Serve(ctx, cg) })
+	}
 	log.Info("web UI listening", "url", "http://"+ln.Addr().String()+"/")
 	g.Go(func() error { return web.Serve(ctx, ln) })
 	g.Go(func() error { return c.run(ctx) })
@@ -114,4 +140,4 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 
 // listening and stratumListening, when set (by tests), learn the web
 // server's and the proxy's addresses.
-var listening, stratumListening func(addr string)
+var listening, stratumListening, cgminerListening func(addr string)

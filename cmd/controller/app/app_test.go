@@ -59,6 +59,9 @@ func startControllerWith(t *testing.T, env string, args ...string) *controller {
 		args = append(args, "--data", t.TempDir())
 	}
 	args = append(args, "--http", "127.0.0.1:0")
+	if !hasFlag(args, "--cgminer-api") {
+		args = append(args, "--cgminer-api", "127.0.0.1:0")
+	}
 	addr := make(chan string, 1)
 	listening = func(a string) { addr <- a }
 	t.Cleanup(func() { listening = nil })

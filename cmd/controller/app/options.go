@@ -42,6 +42,10 @@ type options struct {
 	simChips       int
 	simScale       float64
 
+	cgminerAPI     string
+	cgminerAllow   string
+	metricsPublic  bool
+
 	stratumListen  string
 	proxyWorkers   []string
 	allowNets      []string
@@ -58,6 +62,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.data, "data", "data", "directory for the database and state")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "address of the web UI and REST API")
+	fs.StringVar(&o.cgminerAPI, "cgminer-api", ":4028", `address of the cgminer-compatible API ("" turns it off)`)
+	fs.StringVar(&o.cgminerAllow, "cgminer-allow", "", "cgminer API access list, [W:|R:]addr[/prefix],... (default: read-only for all, privileged from loopback)")
+	fs.BoolVar(&o.metricsPublic, "metrics-public", false, "serve /metrics without authentication")
 	fs.StringVar(&o.board, "board", "auto", "hashing hardware: auto (detect, else sim), sim, cpu, usb or a board profile name")
 	fs.StringVar(&o.chip, "chip", "", "chip model for usb and sim boards: BM1397, BM1366, BM1368 or BM1370")
 	fs.Func("serial", "serial device of a chain (repeat per chain), e.g. /dev/ttyUSB0", func(s string) error {

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/kilnfw/kiln/stratumproxy"
+)
+
+// runDemoPool serves the embedded demo pool on its own: a local pool to
+// point miners (or a second controller) at, for trials and browser tests.
+func runDemoPool(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("controller demo-pool", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:3333", "address to serve Stratum on")
+	diff := fs.Float64("difficulty", 0.001, "share difficulty")
+	every := fs.Duration("job-interval", 30*time.Second, "how often a new job is sent")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("pkg", "demopool")
+	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{Difficulty: *diff, JobInterval: *every, Log: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("demo-pool: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo pool on stratum+tcp://%s (difficulty %g)\n", ln.Addr(), *diff)
+	err = srv.Serve(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
