@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/kilnfw/kiln/cmd/controller/app.Version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 15s
 
-.PHONY: all build run test bench lint fuzz tidy-check clean
+.PHONY: all build run test e2e bench lint fuzz tidy-check clean
 
 all: build
 
@@ -20,11 +20,13 @@ build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/controller
 	$(GO) build -trimpath -o bin/stratum-load ./cmd/stratum-load
 
-# Mines on the CPU (the simulated board once it exists) to the embedded demo
-# pool; the status page is on http://$(HTTP)/ (user admin, password in
-# $(DATA)/initial-admin-password on first start, or KILN_ADMIN_PASSWORD).
+# Mines on the simulated board (or real hardware when detected) to the
+# embedded demo pool; the web UI is on http://$(HTTP)/ and asks for an admin
+# password at first visit (unless KILN_ADMIN_PASSWORD set one). The cgminer
+# API answers on $(CGMINER).
+CGMINER ?= 127.0.0.1:4028
 run: build
-	$(BIN) --data $(DATA) --http $(HTTP) --board auto
+	$(BIN) --data $(DATA) --http $(HTTP) --cgminer-api $(CGMINER) --board auto
 
 test:
 	@scripts/deps.sh test
@@ -32,6 +34,11 @@ test:
 	$(GO) test -race -timeout 9m ./...
 	@echo "== arm64 (under qemu): hashing kernels and the mining core"
 	GOARCH=arm64 $(GO) test -exec qemu-aarch64 ./hal/cpu/kernel/ ./mining/
+
+# End-to-end browser test: Debian's Chromium driven by playwright-core
+# through setup, login and every page (e2e/run.sh installs what is missing).
+e2e: build
+	e2e/run.sh
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./mining/ ./hal/cpu/kernel/ ./stratumproxy/ ./store/
