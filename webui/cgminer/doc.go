@@ -27,16 +27,20 @@
 //     and STATS[1] holds fans, temperatures and per-chain chip counts,
 //     rates (GH/s, as strings) and hardware errors.
 //   - The controller keeps 5 s, 1 min and 15 min hash rate averages.
-//     "MHS av" and "MHS 5m" report the 15 min average and the accepted
-//     difficulty figures are estimated at each pool's current difficulty.
+//     "MHS av" and "MHS 5m" report the 15 min average, and difficulty
+//     totals are estimated at each pool's current difficulty. Share counts
+//     are kept per pool, not per chain, so DEVS records show 0 accepted
+//     and rejected unless the machine is a single device. Counters the
+//     controller does not keep (Getworks, Discarded, ...) are 0.
 //
 // # Pools
 //
 // A Kiln pool's id is its place in the saved list, which is also its
 // priority, so commands that reorder pools renumber them: switchpool moves
-// the pool to id 0, poolpriority rewrites the order, and removepool moves
-// the last pool into the freed slot (as cgminer does with ids), which here
-// also gives it that priority. Tools re-read "pools" after a change, as
+// the pool to id 0, poolpriority rewrites the order, and removepool closes
+// the gap, the pools after it moving up one id while keeping their order
+// (cgminer moves its last pool into the freed slot, which here would
+// promote it). Tools re-read "pools" after a change, as
 // they must with cgminer. While the controller mines to its embedded demo
 // pool, "pools" lists that pool as POOL 0, commands on pool ids answer
 // code 8 (no pools), and addpool starts a new list. Changes are saved

@@ -159,9 +159,10 @@ func (s *Server) removePool(c call) reply {
 		case (p.Enabled || id == active) && others == 0:
 			return nil, false, poolMsg(sevError, codeRemoveActivePool, "Cannot remove active pool %d:'%s'", id, p)
 		}
-		last := len(ps) - 1
-		ps[id] = ps[last]
-		return ps[:last], true, poolMsg(sevSuccess, codeRemovePool, "Removed pool %d:'%s'", id, p)
+		// cgminer moves its last pool into the freed slot; here a pool's
+		// index is its priority, so the others keep their order instead
+		// (clients re-read pools after removepool either way).
+		return slices.Delete(ps, id, id+1), true, poolMsg(sevSuccess, codeRemovePool, "Removed pool %d:'%s'", id, p)
 	})
 }
 

@@ -69,8 +69,8 @@ func TestPoolWrites(t *testing.T) {
 		{"disable a disabled pool", nil, "disablepool|2", "I", 50, "already disabled", nil},
 		{"disable the last enabled pool", onlyFirstEnabled, "disablepool|0", "E", 51, "Cannot disable last active pool 0:", nil},
 
-		{"remove moves the last pool into the slot", nil, "removepool|0", "S", 68, "Removed pool 0:'stratum+tcp://pool.example:3333'",
-			[]string{"old.example-", "backup.example+"}},
+		{"remove keeps the others in priority order", nil, "removepool|0", "S", 68, "Removed pool 0:'stratum+tcp://pool.example:3333'",
+			[]string{"backup.example+", "old.example-"}},
 		{"remove the middle pool", nil, "removepool|1", "S", 68, "Removed pool 1:",
 			[]string{"pool.example+", "old.example-"}},
 		{"remove the last pool in the list", nil, "removepool|2", "S", 68, "Removed pool 2:",

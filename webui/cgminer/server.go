@@ -38,7 +38,8 @@ type Backend interface {
 	PoolSettings(ctx context.Context) ([]webui.PoolSetting, error)
 	// SetPoolSettings validates, saves and reconnects to a pool list.
 	SetPoolSettings(ctx context.Context, pools []webui.PoolSetting) error
-	// RestartMining restarts the hashing boards and pool connections.
+	// RestartMining restarts the hashing boards and pool connections. It
+	// runs after the reply is sent and must not wait for Serve to end.
 	RestartMining(ctx context.Context) error
 }
 
@@ -127,8 +128,9 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts connections on ln until ctx ends, answering each in its
 // own goroutine, at most 32 at once (more are closed unanswered). It
-// closes ln, waits for the connections being served and returns nil once
-// ctx has ended, or an error if ln fails for another reason.
+// closes ln, waits for the connections being served and for a restart
+// under way, and returns nil once ctx has ended, or an error if ln fails
+// for another reason.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
