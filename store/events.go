@@ -27,6 +27,9 @@ type Event struct {
 	Time time.Time
 	// Level is LevelInfo, LevelWarn or LevelError.
 	Level string
+	// Source is the part of the controller it comes from ("pool", "fan",
+	// "protection", "system", "auth").
+	Source string
 	// Kind is a stable machine-readable name ("pool_switch", "restart").
 	Kind string
 	// Message is for people.
@@ -44,11 +47,11 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 	default:
 		return fmt.Errorf("store: add event: unknown level %q", e.Level)
 	}
-	if e.Kind == "" {
-		return errors.New("store: add event: empty kind")
+	if e.Kind == "" || e.Source == "" {
+		return errors.New("store: add event: empty source or kind")
 	}
-	const q = `INSERT INTO events (time_ns, level, kind, message) VALUES (?, ?, ?, ?)`
-	res, err := s.db.ExecContext(ctx, q, e.Time.UnixNano(), e.Level, e.Kind, e.Message)
+	const q = `INSERT INTO events (time_ns, level, source, kind, message) VALUES (?, ?, ?, ?, ?)`
+	res, err := s.db.ExecContext(ctx, q, e.Time.UnixNano(), e.Level, e.Source, e.Kind, e.Message)
 	if err != nil {
 		return fmt.Errorf("store: add event: %w", err)
 	}
@@ -70,7 +73,7 @@ func (s *Store) Events(ctx context.Context, before int64, limit int) ([]Event, e
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	const q = `SELECT id, time_ns, level, kind, message FROM events
+	const q = `SELECT id, time_ns, level, source, kind, message FROM events
 		WHERE id < ? ORDER BY id DESC LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, before, limit)
 	if err != nil {
@@ -81,7 +84,7 @@ func (s *Store) Events(ctx context.Context, before int64, limit int) ([]Event, e
 	for rows.Next() {
 		var e Event
 		var ns int64
-		if err := rows.Scan(&e.ID, &ns, &e.Level, &e.Kind, &e.Message); err != nil {
+		if err := rows.Scan(&e.ID, &ns, &e.Level, &e.Source, &e.Kind, &e.Message); err != nil {
 			return nil, fmt.Errorf("store: events: %w", err)
 		}
 		e.Time = time.Unix(0, ns).UTC()

@@ -12,7 +12,7 @@ func TestEventsPagesNewestFirst(t *testing.T) {
 	ctx := t.Context()
 	base := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	for i := range 5 {
-		e := Event{Time: base.Add(time.Duration(i) * time.Second), Level: LevelInfo, Kind: "test", Message: fmt.Sprint(i)}
+		e := Event{Time: base.Add(time.Duration(i) * time.Second), Level: LevelInfo, Source: "test", Kind: "test", Message: fmt.Sprint(i)}
 		if err := s.AddEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -28,10 +28,10 @@ func TestEventsPagesNewestFirst(t *testing.T) {
 	if err != nil || len(page) != 3 || page[0].Message != "2" || page[2].Message != "0" {
 		t.Fatalf("second page = %+v, %v", page, err)
 	}
-	if err := s.AddEvent(ctx, Event{Level: "loud", Kind: "x"}); err == nil {
+	if err := s.AddEvent(ctx, Event{Level: "loud", Source: "x", Kind: "x"}); err == nil {
 		t.Error("unknown level accepted")
 	}
-	if err := s.AddEvent(ctx, Event{Level: LevelWarn}); err == nil {
+	if err := s.AddEvent(ctx, Event{Level: LevelWarn, Source: "x"}); err == nil {
 		t.Error("empty kind accepted")
 	}
 }
@@ -39,16 +39,16 @@ func TestEventsPagesNewestFirst(t *testing.T) {
 func TestEventsTrimmed(t *testing.T) {
 	s := openT(t, t.TempDir(), Options{})
 	ctx := t.Context()
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO events (id, time_ns, level, kind, message) VALUES (?, 0, 'info', 'old', '')`,
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO events (id, time_ns, level, source, kind, message) VALUES (?, 0, 'info', 's', 'old', '')`,
 		1); err != nil {
 		t.Fatal(err)
 	}
 	// Jump the IDs past the cap: the next multiple of 100 trims the old row.
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO events (id, time_ns, level, kind, message) VALUES (?, 0, 'info', 'x', '')`,
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO events (id, time_ns, level, source, kind, message) VALUES (?, 0, 'info', 's', 'x', '')`,
 		maxEvents+99); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddEvent(ctx, Event{Level: LevelInfo, Kind: "new"}); err != nil {
+	if err := s.AddEvent(ctx, Event{Level: LevelInfo, Source: "s", Kind: "new"}); err != nil {
 		t.Fatal(err)
 	}
 	all, err := s.Events(ctx, 0, maxEvents+10)

@@ -64,6 +64,7 @@ var migrations = []string{
 		id      INTEGER PRIMARY KEY,
 		time_ns INTEGER NOT NULL,
 		level   TEXT NOT NULL,
+		source  TEXT NOT NULL,
 		kind    TEXT NOT NULL,
 		message TEXT NOT NULL
 	);

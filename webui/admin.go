@@ -169,7 +169,7 @@ func (s *Server) setup(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	s.event(c.Request.Context(), "info", "admin_password_set", "admin password set at first start from "+clientKey(c.Request.RemoteAddr))
+	s.event(c.Request.Context(), "info", "auth", "admin_password_set", "admin password set at first start from "+clientKey(c.Request.RemoteAddr))
 	return s.startSession(c)
 }
 
@@ -256,6 +256,9 @@ func (s *Server) changePassword(c *gin.Context) error {
 		return err
 	}
 	client := clientKey(c.Request.RemoteAddr)
+	if err := s.auth.refuseLocked(c, client); err != nil {
+		return err
+	}
 	good, err := s.auth.verify(c.Request.Context(), adminUser, body.Current)
 	if err != nil {
 		return err
@@ -269,7 +272,7 @@ func (s *Server) changePassword(c *gin.Context) error {
 	}
 	s.sessions.endAll()
 	s.auth.forget()
-	s.event(c.Request.Context(), "warn", "admin_password_changed", "admin password changed from "+client)
+	s.event(c.Request.Context(), "warn", "auth", "admin_password_changed", "admin password changed from "+client)
 	c.Status(http.StatusNoContent)
 	return nil
 }

@@ -75,7 +75,7 @@ func (s *Server) importConfig(c *gin.Context) error {
 			return err
 		}
 	}
-	s.event(ctx, "info", "config_imported", fmt.Sprintf("configuration imported: %d pools, %d boards", len(doc.Pools), len(doc.Boards)))
+	s.event(ctx, "info", "config", "config_imported", fmt.Sprintf("configuration imported: %d pools, %d boards", len(doc.Pools), len(doc.Boards)))
 	return writeJSON(c, http.StatusOK, statusReply{Status: "applied"})
 }
 

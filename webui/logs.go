@@ -21,6 +21,7 @@ type EventView struct {
 	ID      int64     `json:"id"`
 	Time    time.Time `json:"time"`
 	Level   string    `json:"level"`
+	Source  string    `json:"source"`
 	Kind    string    `json:"kind"`
 	Message string    `json:"message"`
 }
@@ -83,7 +84,7 @@ func (s *Server) events(c *gin.Context) error {
 	}
 	out := eventPage{Events: make([]EventView, len(evs))}
 	for i, e := range evs {
-		out.Events[i] = EventView{ID: e.ID, Time: e.Time, Level: e.Level, Kind: e.Kind, Message: e.Message}
+		out.Events[i] = EventView{ID: e.ID, Time: e.Time, Level: e.Level, Source: e.Source, Kind: e.Kind, Message: e.Message}
 	}
 	if len(evs) > 0 {
 		out.NextBefore = next(len(evs), limit, evs[len(evs)-1].ID)

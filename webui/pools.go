@@ -72,7 +72,7 @@ func (s *Server) changePools(c *gin.Context, status int, edit func([]PoolSetting
 	if err := controlError(s.control.SetPoolSettings(ctx, next)); err != nil {
 		return err
 	}
-	s.event(ctx, "info", "pools_changed", "pool list changed through the API")
+	s.event(ctx, "info", "pool", "pools_changed", "pool list changed through the API")
 	return s.writePools(c, status)
 }
 

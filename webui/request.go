@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -52,14 +53,37 @@ func bindJSON(c *gin.Context, v any) error {
 func jsonProblem(err error) string {
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		if te.Field != "" {
-			return fmt.Sprintf("field %q must be %s", te.Field, te.Type.String())
+			return fmt.Sprintf("field %q must be %s", te.Field, jsonKind(te.Type))
 		}
-		return fmt.Sprintf("expected %s", te.Type.String())
+		return fmt.Sprintf("expected %s", jsonKind(te.Type))
 	}
 	if errors.Is(err, io.EOF) {
 		return "empty body"
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonKind names what JSON value a Go type is decoded from, for messages
+// that must not speak Go.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a different JSON type"
 }
 
 // pathIndex reads a non-negative integer path parameter.
@@ -98,11 +122,11 @@ func controlError(err error) error {
 
 // event writes to the event log, if there is one; a failure is only
 // logged, never the request's failure.
-func (s *Server) event(ctx context.Context, level, kind, msg string) {
+func (s *Server) event(ctx context.Context, level, source, kind, msg string) {
 	if s.store == nil {
 		return
 	}
-	if err := s.store.AddEvent(context.WithoutCancel(ctx), store.Event{Time: s.now(), Level: level, Kind: kind, Message: msg}); err != nil {
+	if err := s.store.AddEvent(context.WithoutCancel(ctx), store.Event{Time: s.now(), Level: level, Source: source, Kind: kind, Message: msg}); err != nil {
 		s.log.Warn("event log", "kind", kind, "err", err)
 	}
 }

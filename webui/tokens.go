@@ -84,7 +84,7 @@ func (s *Server) createToken(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	s.event(ctx, "info", "token_created", "API token "+strconv.Quote(body.Name)+" created")
+	s.event(ctx, "info", "auth", "token_created", "API token "+strconv.Quote(body.Name)+" created")
 	v := tokenView(t)
 	v.Token = secret
 	return writeJSON(c, http.StatusCreated, v)
@@ -106,7 +106,7 @@ func (s *Server) deleteToken(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	s.event(c.Request.Context(), "info", "token_revoked", "API token "+strconv.FormatInt(id, 10)+" revoked")
+	s.event(c.Request.Context(), "info", "auth", "token_revoked", "API token "+strconv.FormatInt(id, 10)+" revoked")
 	c.Status(http.StatusNoContent)
 	return nil
 }

@@ -156,6 +156,6 @@ func (s *Server) reboot(c *gin.Context) error {
 	if err := controlError(s.control.Reboot(c.Request.Context())); err != nil {
 		return err
 	}
-	s.event(c.Request.Context(), "warn", "reboot", "reboot requested through the API")
+	s.event(c.Request.Context(), "warn", "system", "reboot", "reboot requested through the API")
 	return writeJSON(c, http.StatusAccepted, statusReply{Status: "rebooting"})
 }

@@ -104,7 +104,7 @@ func (c *core) SetFan(ctx context.Context, f webui.FanSetting) error {
 	if f.Mode == webui.FanManual {
 		msg = fmt.Sprintf("fan set to a fixed %g %%", f.Percent)
 	}
-	c.event(store.LevelInfo, "fan_changed", msg)
+	c.event(store.LevelInfo, "fan", "fan_changed", msg)
 	return nil
 }
 
@@ -130,14 +130,14 @@ func (c *core) SetBoardTuning(ctx context.Context, board int, bt webui.BoardTuni
 	if err := saveTuning(ctx, c.store, t); err != nil {
 		return err
 	}
-	c.event(store.LevelInfo, "tuning_changed", fmt.Sprintf("board %d set to %g MHz, %g mV", board, bt.FrequencyMHz, bt.VoltageMV))
+	c.event(store.LevelInfo, "tuning", "tuning_changed", fmt.Sprintf("board %d set to %g MHz, %g mV", board, bt.FrequencyMHz, bt.VoltageMV))
 	signal(c.restartHash)
 	return nil
 }
 
 // RestartMining implements webui.Control.
 func (c *core) RestartMining(context.Context) error {
-	c.event(store.LevelInfo, "restart", "mining restarted on request")
+	c.event(store.LevelInfo, "system", "restart", "mining restarted on request")
 	signal(c.restartHash)
 	signal(c.poolsChanged)
 	return nil

@@ -196,7 +196,7 @@ func (c *core) run(ctx context.Context) error {
 		c.log.Info("stratum proxy listening", "addr", c.stratum.Addr().String())
 		g.Go(func() error { return c.proxy.Serve(ctx, c.stratum) })
 	}
-	c.event(store.LevelInfo, "started", fmt.Sprintf("controller %s started on board %s", Version, c.board))
+	c.event(store.LevelInfo, "system", "started", fmt.Sprintf("controller %s started on board %s", Version, c.board))
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -42,9 +42,9 @@ type options struct {
 	simChips       int
 	simScale       float64
 
-	cgminerAPI     string
-	cgminerAllow   string
-	metricsPublic  bool
+	cgminerAPI    string
+	cgminerAllow  string
+	metricsPublic bool
 
 	stratumListen  string
 	proxyWorkers   []string

@@ -114,14 +114,14 @@ func (c *core) onSwitch(from, to, reason string) {
 	if to == "none" {
 		level = store.LevelWarn
 	}
-	c.event(level, "pool_switch", "pool "+from+" → "+to+" ("+reason+")")
+	c.event(level, "pool", "pool_switch", "pool "+from+" → "+to+" ("+reason+")")
 }
 
 // event writes to the event log; a failure is only logged.
-func (c *core) event(level, kind, msg string) {
+func (c *core) event(level, source, kind, msg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
-	if err := c.store.AddEvent(ctx, store.Event{Level: level, Kind: kind, Message: msg}); err != nil {
+	if err := c.store.AddEvent(ctx, store.Event{Level: level, Source: source, Kind: kind, Message: msg}); err != nil {
 		c.log.Warn("event log", "kind", kind, "err", err)
 	}
 }
