@@ -2,7 +2,6 @@
 // status stream and the shared notice bar. Each section of the page lives
 // in its own module; everything goes through the public REST API v1
 // (GET /api/v1/summary, /api/v1/stream...).
-"use strict";
 
 import * as api from "./api.js";
 import { text } from "./dom.js";
@@ -80,7 +79,9 @@ function routeFromHash() {
 
 function route() {
   if (!state.authed) return;
-  showView(routeFromHash());
+  const next = routeFromHash();
+  if (next !== state.view) clearNotice(); // a message belongs to its page
+  showView(next);
 }
 
 function setAuthed(authed) {

@@ -25,12 +25,13 @@ function niceStep(raw) {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
-// timeStep picks an x tick spacing that gives about five labels.
-function timeStep(spanMs) {
+// timeStep picks the smallest x tick spacing that gives at most maxLabels
+// labels.
+function timeStep(spanMs, maxLabels) {
   const steps = [60e3, 5 * 60e3, 10 * 60e3, 15 * 60e3, 30 * 60e3, 3600e3, 2 * 3600e3,
-    3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3];
-  for (const s of steps) if (spanMs / s <= 6) return s;
-  return 86400e3;
+    3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3];
+  for (const s of steps) if (spanMs / s <= maxLabels) return s;
+  return steps[steps.length - 1];
 }
 
 // HashChart draws into one canvas and redraws itself when resized.
@@ -166,18 +167,22 @@ export class HashChart {
       ctx.fillText(scaled(v, "H/s"), plot.l - 6, y);
     }
     const span = g.now - g.x0;
-    const step = timeStep(span);
+    const withDay = span > 86400e3;
+    const labelW = ctx.measureText(formatClock(g.now, withDay)).width + 16;
+    const step = timeStep(span, Math.max(2, Math.floor((plot.r - plot.l) / labelW)));
     const offset = new Date().getTimezoneOffset() * 60e3;
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     let t = Math.ceil((g.x0 - offset) / step) * step + offset;
-    for (let i = 0; t <= g.now && i < 20; t += step, i++) {
+    for (let i = 0; t <= g.now && i < 30; t += step, i++) {
       const x = Math.round(g.xOf(t)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(x, plot.t);
       ctx.lineTo(x, plot.b);
       ctx.stroke();
-      ctx.fillText(formatClock(t, span > 86400e3), x, plot.b + 5);
+      // a label that would run off the right edge is left out
+      const label = formatClock(t, withDay);
+      if (x + ctx.measureText(label).width / 2 <= plot.r + 6) ctx.fillText(label, x, plot.b + 5);
     }
   }
 
@@ -185,16 +190,31 @@ export class HashChart {
     ctx.strokeStyle = colour;
     ctx.lineWidth = width;
     ctx.lineJoin = "round";
+    ctx.fillStyle = colour;
     ctx.beginPath();
+    const lone = []; // points with no neighbour close enough to join
     let prev = null;
+    let run = 0;
     for (const p of points) {
       if (p.t < x0 - gapMs) continue;
       const x = xOf(p.t);
       const y = yOf(p.v);
-      if (prev === null || p.t - prev > gapMs) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
-      prev = p.t;
+      if (prev === null || p.t - prev.t > gapMs) {
+        if (run === 1) lone.push(prev);
+        ctx.moveTo(x, y);
+        run = 1;
+      } else {
+        ctx.lineTo(x, y);
+        run++;
+      }
+      prev = { t: p.t, x, y };
     }
+    if (run === 1) lone.push(prev);
     ctx.stroke();
+    for (const p of lone) {
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, width + 1, 0, 2 * Math.PI);
+      ctx.fill();
+    }
   }
 }

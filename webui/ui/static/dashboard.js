@@ -10,7 +10,10 @@ import {
 
 const byId = (id) => document.getElementById(id);
 
-const RANGES = { "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400 };
+// RANGES are the chart's spans in seconds. "10m" is mostly the live lines;
+// its stored history comes from the 1 h range.
+const RANGES = { "10m": 600, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400 };
+const historyRange = (name) => (name === "10m" ? "1h" : name);
 // HISTORY_REFRESH_MS re-reads the stored history while the dashboard is
 // open, so the long line grows as the live one does.
 const HISTORY_REFRESH_MS = 60000;
@@ -84,7 +87,7 @@ export function createDashboard() {
   async function loadHistory() {
     const seq = ++loadSeq;
     try {
-      const h = await api.get("/api/v1/history?range=" + encodeURIComponent(range));
+      const h = await api.get("/api/v1/history?range=" + encodeURIComponent(historyRange(range)));
       if (seq !== loadSeq) return; // a newer range was picked meanwhile
       chart.setHistory(h && h.samples, h && h.step_s);
       text(byId("history-error"), "");

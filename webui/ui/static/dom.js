@@ -61,6 +61,21 @@ export function syncRows(tbody, items, key, render, rowClass) {
   });
   const same = rows.length === tbody.rows.length && rows.every((r, i) => tbody.rows[i] === r);
   if (!same) tbody.replaceChildren(...rows);
+  labelCells(tbody);
+}
+
+// labelCells copies each column's heading into its cells' data-label, which
+// the phone layout shows beside the value when a table is stacked.
+export function labelCells(tbody) {
+  const head = tbody.parentElement && tbody.parentElement.tHead;
+  if (!head || !head.rows.length) return;
+  const names = Array.from(head.rows[0].cells, (th) => th.textContent.trim());
+  for (const tr of tbody.rows) {
+    if (tr.cells.length !== names.length) continue;
+    Array.from(tr.cells).forEach((td, i) => {
+      if (td.dataset.label !== names[i]) td.dataset.label = names[i];
+    });
+  }
 }
 
 // patchCell makes td look like c (a string or a new <td>) with as few DOM

@@ -8,7 +8,7 @@ import { formatAgo, formatCount, formatDifficulty, formatMs } from "./format.js"
 const byId = (id) => document.getElementById(id);
 
 const KNOWN_STATUS = ["active", "standby", "connecting", "dead", "disabled"];
-const COLUMNS = 13;
+const COLUMNS = 11;
 
 function actionButton(action, index, label, title, disabled) {
   return el("button", {
@@ -25,22 +25,23 @@ function poolCells(p, index, count) {
   const rejected = el("td", { className: "num" }, formatCount(p.rejected));
   const reasons = Object.entries(p.rejected_by_reason || {});
   if (reasons.length) rejected.title = reasons.map(([r, n]) => r + ": " + n).join("\n");
-  const url = el("td", { className: "url" }, p.url);
-  if (p.demo) url.append(" ", badge("built-in demo", "standby"));
+  const url = el("td", { className: "pool" },
+    el("div", { className: "url" }, p.url, p.demo ? [" ", badge("built-in demo", "standby")] : []),
+    el("div", { className: "muted small" }, p.user || ""),
+    p.last_error ? el("div", { className: "error small" }, p.last_error) : null);
   let actions;
   if (p.demo) {
     actions = el("td", { className: "muted" }, "used while no pool is set");
   } else {
-    actions = el("td", { className: "row-actions" },
+    actions = el("td", {}, el("div", { className: "row-actions" },
       actionButton("up", index, "↑", "Move up", index === 0),
       actionButton("down", index, "↓", "Move down", index === count - 1),
       actionButton("edit", index, "Edit", "Edit this pool"),
-      actionButton("delete", index, "Delete", "Delete this pool"));
+      actionButton("delete", index, "Delete", "Delete this pool")));
   }
   return [
     el("td", { className: "num" }, String(index + 1)),
     url,
-    p.user || "",
     status,
     el("td", { className: "num" }, formatDifficulty(p.difficulty)),
     el("td", { className: "num" }, formatCount(p.accepted)),
@@ -49,7 +50,6 @@ function poolCells(p, index, count) {
     el("td", { className: "num" }, formatMs(p.latency_ms)),
     formatAgo(p.last_share),
     p.version_rolling ? "yes" : "no",
-    el("td", { className: "error" }, p.last_error || ""),
     actions,
   ];
 }

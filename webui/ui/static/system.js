@@ -3,34 +3,40 @@
 // password.
 
 import * as api from "./api.js";
-import { badge, busy, el, emptyRow, text } from "./dom.js";
+import { badge, busy, el, emptyRow, labelCells, text } from "./dom.js";
 import { formatDifficulty, formatDuration, formatTime } from "./format.js";
 
 const byId = (id) => document.getElementById(id);
 
-const PAGE = 50;
+// pageSize: fewer log entries per page on a phone, where each is a block.
+const pageSize = () => (window.matchMedia("(max-width: 640px)").matches ? 20 : 50);
 const LEVELS = { info: "standby", warn: "connecting", error: "dead" };
 const RESULTS = { accepted: "active", rejected: "dead", stale: "connecting" };
 
 // pagedLog is one log table with "Newest" and "Older" buttons over a route
 // that answers {<key>: [...], next_before: ID|null}.
-function pagedLog(ctx, name, columns, rowOf) {
+function pagedLog(name, title, columns, rowOf) {
   const body = byId(name + "-body");
   const older = byId(name + "-older");
   let before = null;
 
   async function load(more) {
-    const q = "?limit=" + PAGE + (more && before !== null ? "&before=" + encodeURIComponent(before) : "");
+    const q = "?limit=" + pageSize() + (more && before !== null ? "&before=" + encodeURIComponent(before) : "");
     try {
       const res = await busy(more ? older : byId(name + "-refresh"), api.get("/api/v1/" + name + q));
       const items = (res && res[name]) || [];
       const rows = items.map(rowOf);
       if (more) body.append(...rows);
       else body.replaceChildren(...(rows.length ? rows : [emptyRow(columns, "Nothing yet.")]));
+      labelCells(body);
       before = res && res.next_before != null ? res.next_before : null;
       older.hidden = before === null;
     } catch (err) {
-      if (err.status !== 401) ctx.notify(name + " log: " + api.errorText(err));
+      if (err.status === 401) return;
+      const row = emptyRow(columns, title + " unavailable: " + api.errorText(err));
+      row.cells[0].classList.add("bad");
+      if (more) body.append(row);
+      else body.replaceChildren(row);
     }
   }
 
@@ -73,8 +79,9 @@ function download(name, content) {
 export function createSystem(ctx) {
   let info = null;
   let infoAt = 0;
-  const loadEvents = pagedLog(ctx, "events", 4, eventRow);
-  const loadShares = pagedLog(ctx, "shares", 6, shareRow);
+  let shownToken = null; // id of the token whose secret is on screen
+  const loadEvents = pagedLog("events", "Event log", 4, eventRow);
+  const loadShares = pagedLog("shares", "Share log", 6, shareRow);
 
   function renderInfo() {
     if (!info) return;
@@ -163,8 +170,12 @@ export function createSystem(ctx) {
           type: "button", className: "btn btn-small btn-danger", dataset: { token: String(t.id), name: t.name || "" },
           testid: "token-revoke",
         }, "Revoke")))) : [emptyRow(4, "No tokens.")]));
+      labelCells(body);
     } catch (err) {
-      if (err.status !== 401) text(byId("token-error"), api.errorText(err));
+      if (err.status === 401) return;
+      const row = emptyRow(4, "Tokens unavailable: " + api.errorText(err));
+      row.cells[0].classList.add("bad");
+      body.replaceChildren(row);
     }
   }
 
@@ -175,6 +186,7 @@ export function createSystem(ctx) {
     text(byId("token-error"), "");
     try {
       const t = await busy(byId("token-create"), api.post("/api/v1/tokens", { name }));
+      shownToken = t && t.id;
       byId("token-value").value = (t && t.token) || "";
       byId("token-new").hidden = false;
       byId("token-value").select();
@@ -189,10 +201,17 @@ export function createSystem(ctx) {
     if (!window.confirm("Revoke the token \u201c" + button.dataset.name + "\u201d? Tools using it stop working.")) return;
     try {
       await busy(button, api.del("/api/v1/tokens/" + encodeURIComponent(button.dataset.token)));
+      if (String(shownToken) === button.dataset.token) hideToken();
       loadTokens();
     } catch (err) {
       text(byId("token-error"), api.errorText(err));
     }
+  }
+
+  function hideToken() {
+    shownToken = null;
+    byId("token-new").hidden = true;
+    byId("token-value").value = "";
   }
 
   async function changePassword(ev) {
@@ -230,21 +249,16 @@ export function createSystem(ctx) {
 
   return {
     show() {
-      byId("token-new").hidden = true;
-      byId("token-value").value = "";
+      hideToken();
       loadInfo();
       loadEvents();
       loadShares();
       loadTokens();
     },
-    hide() {
-      byId("token-new").hidden = true;
-      byId("token-value").value = "";
-    },
+    hide: hideToken,
     reset() {
       info = null;
-      byId("token-new").hidden = true;
-      byId("token-value").value = "";
+      hideToken();
     },
     status() {
       renderInfo();

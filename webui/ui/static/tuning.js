@@ -51,14 +51,23 @@ export function createTuning(ctx) {
     byId("fan-percent").disabled = mode !== "manual";
   }
 
-  function fill(t) {
+  // fill shows a GET /api/v1/tuning answer; parts limits it to "fan" or
+  // "boards", so saving one form keeps what was typed in the others.
+  function fill(t, parts = "fan boards") {
     tuning = t;
-    const f = (t && t.fan) || {};
+    if (parts.includes("fan")) fillFan((t && t.fan) || {});
+    if (parts.includes("boards")) fillBoards((t && t.boards) || []);
+  }
+
+  function fillFan(f) {
     setMode(f.mode);
     byId("fan-target").value = f.target_c > 0 ? String(f.target_c) : "";
+    byId("fan-target").placeholder = "e.g. 65";
     byId("fan-percent").value = typeof f.percent === "number" ? String(Math.round(f.percent)) : "";
+  }
+
+  function fillBoards(boards) {
     const forms = byId("board-forms");
-    const boards = (t && t.boards) || [];
     if (boards.length === 0) {
       forms.replaceChildren(el("p", { className: "muted" }, "Nothing to tune: this backend has no adjustable boards."));
     } else {
@@ -93,7 +102,7 @@ export function createTuning(ctx) {
     text(byId("fan-saved"), "");
     if (msg) return;
     try {
-      fill(await busy(byId("fan-save"), api.put("/api/v1/tuning/fan", body)));
+      fill(await busy(byId("fan-save"), api.put("/api/v1/tuning/fan", body)), "fan");
       text(byId("fan-saved"), manual ? "Fans held at " + formatPercent(body.percent) + "." : "Fans follow the temperature.");
     } catch (err) {
       text(byId("fan-error"), api.errorText(err));
