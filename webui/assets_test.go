@@ -78,15 +78,29 @@ func TestPageIsSelfContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := ui.ReadFile("ui/static/app.js")
+	files := map[string][]byte{"index.html": page}
+	entries, err := ui.ReadDir("ui/static")
 	if err != nil {
 		t.Fatal(err)
 	}
-	css, err := ui.ReadFile("ui/static/style.css")
-	if err != nil {
-		t.Fatal(err)
+	var js []byte
+	for _, e := range entries {
+		b, err := ui.ReadFile("ui/static/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case strings.HasSuffix(e.Name(), ".js"):
+			js = append(js, b...)
+			files[e.Name()] = b
+		case strings.HasSuffix(e.Name(), ".css"):
+			files[e.Name()] = b
+		}
 	}
-	for name, b := range map[string][]byte{"index.html": page, "app.js": js, "style.css": css} {
+	if len(files) < 4 {
+		t.Fatalf("only %d page files embedded", len(files))
+	}
+	for name, b := range files {
 		for _, bad := range []string{"http://", "https://", "//fonts.", "@import", "url("} {
 			if strings.Contains(string(b), bad) {
 				t.Errorf("%s references %q: the page must load only its own files", name, bad)
@@ -103,12 +117,12 @@ func TestPageIsSelfContained(t *testing.T) {
 		}
 	}
 	if len(used) < 10 {
-		t.Fatalf("found only %d element lookups in app.js: %v", len(used), used)
+		t.Fatalf("found only %d element lookups in the scripts: %v", len(used), used)
 	}
 	slices.Sort(used)
 	for _, id := range slices.Compact(used) {
 		if !strings.Contains(string(page), `id="`+id+`"`) {
-			t.Errorf("app.js uses id %q, which index.html lacks", id)
+			t.Errorf("the scripts use id %q, which index.html lacks", id)
 		}
 	}
 	for _, ref := range regexp.MustCompile(`(?:src|href)="(/[^"]*)"`).FindAllStringSubmatch(string(page), -1) {
