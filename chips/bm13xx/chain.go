@@ -99,8 +99,8 @@ type ChainStatus struct {
 	Model string
 	// State is StateInitializing, StateMining, StateLost or StateStopped.
 	State string
-	// FrequencyMHz is the hash clock last written; Difficulty the ticket
-	// difficulty the chips report at.
+	// FrequencyMHz is the chips' mean hash clock as last written;
+	// Difficulty the ticket difficulty the chips report at.
 	FrequencyMHz, Difficulty float64
 	Chips                    []ChipStatus
 	// Reinits counts re-initialisations after the first.
@@ -117,7 +117,7 @@ type ChainStatus struct {
 type ChipStatus struct {
 	Index   int
 	Address byte
-	// FrequencyMHz is the hash clock (chips are clocked by broadcast).
+	// FrequencyMHz is the chip's hash clock as last written.
 	FrequencyMHz float64
 	// Nonces counts the nonces attributed to the chip (HW errors
 	// included); HWErrorRate is HWErrors / Nonces.
@@ -163,7 +163,8 @@ type Chain struct {
 	baseCRC     uint64 // reader counters of finished sessions
 	baseSkipped uint64
 	reader      *ResponseReader
-	fastBaud    bool // the chips may still be at the fast rate
+	fastBaud    bool    // the chips may still be at the fast rate
+	throttle    float64 // clock factor of thermal protection; 0 means 1
 }
 
 // NewChain checks cfg and returns a chain; Run starts it.
@@ -316,7 +317,7 @@ func (c *Chain) Status() ChainStatus {
 		cs := ChipStatus{
 			Index:        i,
 			Address:      ch.addr,
-			FrequencyMHz: c.freqMHz,
+			FrequencyMHz: ch.freqMHz,
 			Nonces:       ch.nonces,
 			HWErrors:     ch.hwErrors,
 			HashrateHS:   ch.window.Rate(now, chipRateWindow),
@@ -327,6 +328,13 @@ func (c *Chain) Status() ChainStatus {
 			cs.HWErrorRate = float64(ch.hwErrors) / float64(ch.nonces)
 		}
 		st.Chips = append(st.Chips, cs)
+	}
+	if len(st.Chips) > 0 {
+		sum := 0.0
+		for _, cs := range st.Chips {
+			sum += cs.FrequencyMHz
+		}
+		st.FrequencyMHz = sum / float64(len(st.Chips))
 	}
 	return st
 }

@@ -115,6 +115,7 @@ func (s *session) startMining() {
 	s.log.Info("mining", "chips", len(s.addrs), "job_interval", s.interval)
 	s.wg.Go(s.sendLoop)
 	s.wg.Go(s.pollLoop)
+	s.wg.Go(s.clockLoop)
 }
 
 // readLoop decodes responses until the port fails or the session ends:
@@ -226,7 +227,7 @@ func (s *session) sendLoop() {
 			prev = works[0]
 			id = s.m.NextJobID(id)
 			n = s.worksPerJob(works[0].Job)
-			timer.Reset(s.interval)
+			timer.Reset(s.jobInterval())
 		}
 		select {
 		case <-s.ctx.Done():
@@ -237,6 +238,15 @@ func (s *session) sendLoop() {
 			byChange = false
 		}
 	}
+}
+
+// jobInterval is the pause between jobs: the configured one, or the time
+// the fastest chip takes to run through its share of the nonce space.
+func (s *session) jobInterval() time.Duration {
+	if s.c.cfg.JobInterval > 0 {
+		return s.c.cfg.JobInterval
+	}
+	return s.m.JobInterval(len(s.addrs), s.c.maxChipFrequency())
 }
 
 // nextWork fetches n work slots, waiting while the source has none; false
@@ -373,7 +383,8 @@ func (c *Chain) installChips(addrs []byte) {
 	}
 	c.chips = make([]*chipStats, len(addrs))
 	for i, a := range addrs {
-		c.chips[i] = &chipStats{addr: a, lastHeard: now, window: mining.NewRateWindow(now, chipRateWindow, chipRateSlots)}
+		c.chips[i] = &chipStats{addr: a, lastHeard: now, window: mining.NewRateWindow(now, chipRateWindow, chipRateSlots),
+			freqMHz: c.freqMHz}
 	}
 }
 
@@ -404,10 +415,13 @@ func (c *Chain) countNonce(i int, now time.Time, good bool) {
 	}
 }
 
-// setFrequency records the clock last written.
+// setFrequency records the clock last written to every chip.
 func (c *Chain) setFrequency(mhz float64) {
 	c.mu.Lock()
 	c.freqMHz = mhz
+	for _, ch := range c.chips {
+		ch.freqMHz = mhz
+	}
 	c.mu.Unlock()
 }
 

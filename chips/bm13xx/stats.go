@@ -14,6 +14,9 @@ type chipStats struct {
 	lastHeard        time.Time
 	// window holds good nonces, each weighted by the hashes one stands for.
 	window mining.RateWindow
+	// freqMHz is the chip's clock as last written; target the clock it
+	// is walked to (0: the chain's configured frequency).
+	freqMHz, target float64
 }
 
 // chipRateWindow is the span over which a chip's hash rate is estimated
