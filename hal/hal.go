@@ -64,6 +64,12 @@ type VoltageRegulator interface {
 	Voltage() (physic.ElectricPotential, error)
 }
 
+// PowerMeter reads electrical power drawn: a board's input, or one
+// chain's supply, as a power monitor or a regulator's telemetry reports it.
+type PowerMeter interface {
+	Power() (physic.Power, error)
+}
+
 // Identity names a board: model and serial number, as read from its EEPROM
 // or given by its profile.
 type Identity struct {

@@ -350,6 +350,7 @@ func TestResetState(t *testing.T) {
 			want := ChipState{
 				Index: st.Index, FrequencyMHz: 50, VoltageMV: NominalVoltageMV(m),
 				TemperatureC: DefaultAmbientC, Responding: true, Baud: 115740,
+				PowerW: IdlePowerW, // no job yet
 			}
 			if diff := cmp.Diff(want, st); diff != "" {
 				t.Errorf("%s chip %d after reset (-want +got):\n%s", m, st.Index, diff)

@@ -24,6 +24,8 @@ type chip struct {
 	regs    [256]uint32
 
 	freqMHz float64
+	// fmaxMHz is the hidden maximum stable frequency; set once by New.
+	fmaxMHz float64
 	baud    hal.Baud
 	roll    rolling
 	// long is set while the chip answers in 11-byte frames.

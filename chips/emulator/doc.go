@@ -28,11 +28,19 @@
 //     4.3 MH/s). Every nonce whose hash meets the ticket is reported with
 //     the model's job-id packing and version field.
 //   - Faults: stopped chips (silent but relaying), corrupted nonces at a
-//     configurable rate or when the core voltage is below the floor for
-//     the clock (MinStableVoltageMV), noise and CRC errors on the line.
-//   - Heat: the die temperature follows ambient + HeatCoefficient·f·V²
-//     (scaled by the cooling factor) with a first-order lag of
-//     ThermalTimeConstant.
+//     configurable rate, when the core voltage is below the floor for the
+//     clock (MinStableVoltageMV) or when the clock is above the chip's
+//     hidden maximum stable frequency, noise and CRC errors on the line.
+//   - Silicon lottery: each chip has its own maximum stable frequency,
+//     DefaultMHz × 1.08–1.30 drawn from the seed and its index
+//     (DrawMaxStableMHz); above it min(1, 3·(f − fmax)/fmax) of its nonces
+//     are corrupted, so tuning has a limit to find per chip.
+//   - Power: a hashing chip draws IdlePowerW + Cdyn·f·V² (ChipPowerW, 11 W
+//     for a BM1366 at 485 MHz and 1.2 V); one that does not hash draws
+//     IdlePowerW.
+//   - Heat: each chip's die temperature follows ambient +
+//     HeatCoefficient·f·V² at its own clock (scaled by the cooling factor)
+//     with a first-order lag of ThermalTimeConstant.
 //
 // Open points of the protocol are settled here as follows: the order of
 // replies to a broadcast read is chain order; surplus set-address frames

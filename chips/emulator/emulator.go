@@ -46,6 +46,11 @@ type Config struct {
 	// Now is the clock that paces hashing and drives the heat model; nil
 	// means time.Now.
 	Now func() time.Time
+	// MaxStableMHz overrides the hidden maximum stable frequency of each
+	// chip, in chain order (tests use it to place the limits); empty means
+	// each is drawn from Seed and the chip's index (see DrawMaxStableMHz).
+	// When set it has one positive entry per chip.
+	MaxStableMHz []float64
 }
 
 // ChipState is a snapshot of one chip for tests and telemetry.
@@ -65,6 +70,8 @@ type ChipState struct {
 	Nonces, HWErrors uint64
 	// HashesDone counts the real SHA-256d hashes it computed.
 	HashesDone uint64
+	// PowerW is the power it draws now, in watts (see ChipPowerW).
+	PowerW float64
 	// Responding is false while the chip is stopped (StopChip).
 	Responding bool
 	// Baud is the line rate its UART registers set.
@@ -122,6 +129,9 @@ func New(cfg Config) (*Chain, error) {
 	if !(cfg.HWErrorRate >= 0 && cfg.HWErrorRate <= 1) {
 		return nil, fmt.Errorf("emulator: hardware error rate %v: want 0-1", cfg.HWErrorRate)
 	}
+	if err := checkMaxStable(cfg.MaxStableMHz, cfg.Chips); err != nil {
+		return nil, err
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -143,7 +153,12 @@ func New(cfg Config) (*Chain, error) {
 	}
 	now := c.now()
 	for i := range cfg.Chips {
-		c.chips = append(c.chips, newChip(cfg.Model, i, c.ambientC, now))
+		ch := newChip(cfg.Model, i, c.ambientC, now)
+		ch.fmaxMHz = DrawMaxStableMHz(cfg.Model, cfg.Seed, i)
+		if len(cfg.MaxStableMHz) > 0 {
+			ch.fmaxMHz = cfg.MaxStableMHz[i]
+		}
+		c.chips = append(c.chips, ch)
 	}
 	return c, nil
 }
@@ -266,6 +281,7 @@ func (c *Chain) Chips() []ChipState {
 			Nonces:       ch.nonces,
 			HWErrors:     ch.hwErrors,
 			HashesDone:   ch.hashes,
+			PowerW:       c.chipPowerW(ch),
 			Responding:   !ch.stopped,
 			Baud:         ch.baud,
 			LongReplies:  ch.long,

@@ -221,8 +221,10 @@ func TestRateFollowsFrequency(t *testing.T) {
 	)
 	m := bm13xx.BM1366
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	c, h := startChain(t, Config{Model: m, Chips: 1, ScaleDown: scaleDown, Now: clk.Now})
-	c.SetVoltage(1400) // 800 MHz needs more than the nominal 1.2 V
+	// 800 MHz is beyond any drawn limit: place this chip's above it, and
+	// give it the voltage such a clock needs.
+	c, h := startChain(t, Config{Model: m, Chips: 1, ScaleDown: scaleDown, Now: clk.Now, MaxStableMHz: []float64{1000}})
+	c.SetVoltage(1400)
 	setUpMining(t, h, 1, 400, limit)
 	job, hdr := testJob(t, m, 0x10, 9)
 	h.send(bm13xx.EncodeJob(m, job))

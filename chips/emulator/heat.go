@@ -47,17 +47,22 @@ func MinStableVoltageMV(m bm13xx.Model, mhz float64) float64 {
 }
 
 // errorRate returns the probability that a nonce of ch is corrupted: the
-// configured rate plus the undervolt share. Callers hold c.mu.
+// configured rate plus the undervolt share plus the overclock share (above
+// the chip's maximum stable frequency). Callers hold c.mu.
 func (c *Chain) errorRate(ch *chip) float64 {
 	p := c.hwRate
 	if short := MinStableVoltageMV(c.cfg.Model, ch.freqMHz) - c.voltageMV; short > 0 {
 		p += short / undervoltSlopeMV
 	}
+	p += overclockErrorRate(ch.freqMHz, ch.fmaxMHz)
 	return min(p, 1)
 }
 
 // steadyC returns the temperature ch settles at under the current
-// conditions; a stopped chip draws no power. Callers hold c.mu.
+// conditions: its own clock and the chain's voltage, ambient and cooling.
+// A stopped chip makes no heat; a running chip without a job heats as if
+// it hashed, since the heat model follows the clock alone (its power,
+// ChipState.PowerW, counts as idle). Callers hold c.mu.
 func (c *Chain) steadyC(ch *chip) float64 {
 	if ch.stopped {
 		return c.ambientC

@@ -1,7 +1,16 @@
 // Package sim is a simulated hash board: one chips/emulator chain per hash
-// chain behind a real pseudo-terminal, plus temperature sensors, a fan and
-// voltage regulators that implement the hal interfaces and feed the
-// emulators' heat and error models.
+// chain behind a real pseudo-terminal, plus temperature sensors, a fan,
+// voltage regulators and power meters that implement the hal interfaces
+// and feed or read the emulators' heat, error and power models.
+//
+// The physics is close enough to hardware for fan control, protection and
+// tuning to be exercised on it: each chip heats at its own clock towards
+// ambient + k·cooling(duty)·f·V² with a 5 s lag, and each chain's sensor
+// reads its hottest chip; the fan's airflow sets the cooling; the board
+// draws its chips' power plus the fan's and the control board's; chips
+// overclocked past their hidden limit corrupt nonces. InjectFault adds the
+// failures a controller must survive: a stalled fan, a failed sensor, hot
+// air, a chip that drops out and a sagging core supply.
 //
 // The controller's driver opens the slave path of each chain (SerialPaths,
 // e.g. /dev/pts/7) exactly as it opens /dev/ttyS1 on a control board, sets
@@ -17,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kilnfw/kiln/chips/bm13xx"
@@ -62,6 +72,12 @@ type Board struct {
 	wg     sync.WaitGroup
 	done   chan struct{}
 	err    error
+
+	// mu guards the air temperature, the injected faults and each
+	// chain's overheat flag; it is taken before any device's lock.
+	mu       sync.Mutex
+	ambientC float64
+	faults   []Fault
 }
 
 // chain is one hash chain: its emulator, line and power.
@@ -69,6 +85,10 @@ type chain struct {
 	emu           *emulator.Chain
 	master, slave *os.File
 	reg           *regulator
+	// sensorFailed makes its temperature sensor fail.
+	sensorFailed atomic.Bool
+	// overheat adds OverheatRiseC to its air; guarded by Board.mu.
+	overheat bool
 }
 
 // Start opens one pseudo-terminal per chain and serves an emulator on each;
@@ -84,7 +104,7 @@ func Start(ctx context.Context, cfg BoardConfig) (*Board, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := &Board{cfg: cfg, log: cfg.Log, done: make(chan struct{})}
+	b := &Board{cfg: cfg, log: cfg.Log, done: make(chan struct{}), ambientC: emulator.DefaultAmbientC}
 	for i := range cfg.Chains {
 		ch, err := newChain(cfg, i)
 		if err != nil {
@@ -184,17 +204,20 @@ func (b *Board) Emulator(i int) *emulator.Chain {
 	return b.chains[i].emu
 }
 
-// TempSensor returns chain i's board temperature sensor, which reads the
-// hottest chip of the chain; nil when i is out of range.
+// TempSensor returns chain i's temperature sensor; nil when i is out of
+// range. It reads the hottest die of the chain (each chip heats at its own
+// clock), as a controller protecting the chain needs; a sensor_failure
+// fault makes it return an error wrapping ErrSensor.
 func (b *Board) TempSensor(i int) hal.TempSensor {
 	if i < 0 || i >= len(b.chains) {
 		return nil
 	}
-	return tempSensor{emu: b.chains[i].emu}
+	return tempSensor{ch: b.chains[i], index: i}
 }
 
 // Regulator returns chain i's core-voltage regulator; SetVoltage feeds the
-// emulator. Nil when i is out of range.
+// emulator, and Voltage reads what the chips get (less than the setpoint
+// during a voltage_sag fault). Nil when i is out of range.
 func (b *Board) Regulator(i int) hal.VoltageRegulator {
 	if i < 0 || i >= len(b.chains) {
 		return nil
@@ -203,5 +226,5 @@ func (b *Board) Regulator(i int) hal.VoltageRegulator {
 }
 
 // Fan returns the board's fan: duty in, tachometer out, and the airflow
-// sets every chain's cooling.
+// sets every chain's cooling (see CoolingFactor).
 func (b *Board) Fan() hal.Fan { return b.fan }
