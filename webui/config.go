@@ -62,7 +62,8 @@ func (s *Server) importConfig(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	if err := controlError(s.control.SetPoolSettings(ctx, doc.Pools)); err != nil {
+	err := s.updatePools(ctx, func([]PoolSetting) ([]PoolSetting, error) { return doc.Pools, nil })
+	if err := controlError(err); err != nil {
 		return err
 	}
 	if doc.Fan != nil {

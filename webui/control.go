@@ -10,6 +10,10 @@ import (
 // message is meant for the user.
 var ErrInvalid = errors.New("invalid")
 
+// ErrUnsupported marks a request this machine cannot serve (fault
+// injection on real hardware, tuning a CPU); it answers 404.
+var ErrUnsupported = errors.New("not supported on this machine")
+
 // PoolSetting is one pool as the owner configured it, in priority order
 // (index 0 is preferred). It is what the pools editor, config export and
 // the cgminer pool commands read and write. JSON names are a contract.
@@ -127,4 +131,12 @@ type Control interface {
 	Reboot(ctx context.Context) error
 	// System describes the controller and the machine.
 	System() SystemInfo
+}
+
+// PoolUpdater is implemented by a Control that can change its pool list
+// atomically: edit gets a copy of the saved list and returns the new one,
+// and no other change comes in between (the REST API and the cgminer API
+// may change pools at the same time).
+type PoolUpdater interface {
+	UpdatePoolSettings(ctx context.Context, edit func([]PoolSetting) ([]PoolSetting, error)) error
 }

@@ -58,6 +58,29 @@ func (s *Server) changePools(c *gin.Context, status int, edit func([]PoolSetting
 		return errNoControl
 	}
 	ctx := c.Request.Context()
+	checked := func(l []PoolSetting) ([]PoolSetting, error) {
+		next, err := edit(l)
+		if err == nil && len(next) > maxPools {
+			err = errorf(http.StatusBadRequest, "at most %d pools", maxPools)
+		}
+		return next, err
+	}
+	if err := controlError(s.updatePools(ctx, checked)); err != nil {
+		return err
+	}
+	s.event(ctx, "info", "pool", "pools_changed", "pool list changed through the API")
+	return s.writePools(c, status)
+}
+
+// updatePools applies edit to the saved pool list as one change: through
+// the controller's own atomic update when it has one, else under the
+// server's lock.
+func (s *Server) updatePools(ctx context.Context, edit func([]PoolSetting) ([]PoolSetting, error)) error {
+	if u, ok := s.control.(PoolUpdater); ok {
+		return u.UpdatePoolSettings(ctx, edit)
+	}
+	s.poolsMu.Lock()
+	defer s.poolsMu.Unlock()
 	list, err := s.control.PoolSettings(ctx)
 	if err != nil {
 		return err
@@ -66,14 +89,7 @@ func (s *Server) changePools(c *gin.Context, status int, edit func([]PoolSetting
 	if err != nil {
 		return err
 	}
-	if len(next) > maxPools {
-		return errorf(http.StatusBadRequest, "at most %d pools", maxPools)
-	}
-	if err := controlError(s.control.SetPoolSettings(ctx, next)); err != nil {
-		return err
-	}
-	s.event(ctx, "info", "pool", "pools_changed", "pool list changed through the API")
-	return s.writePools(c, status)
+	return s.control.SetPoolSettings(ctx, next)
 }
 
 // addPool appends a pool (lowest priority).

@@ -117,6 +117,9 @@ func controlError(err error) error {
 	if errors.Is(err, ErrInvalid) {
 		return errorf(http.StatusBadRequest, "%s", strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error()))
 	}
+	if errors.Is(err, ErrUnsupported) {
+		return errorf(http.StatusNotFound, "%s", err.Error())
+	}
 	return err
 }
 

@@ -71,6 +71,8 @@ type Server struct {
 	quit     chan struct{}
 	streams  chan struct{} // one slot per live stream
 	quitOnce sync.Once
+	// poolsMu serialises pool list changes when Control is no PoolUpdater.
+	poolsMu sync.Mutex
 	version  string
 	log      *slog.Logger
 	now      func() time.Time

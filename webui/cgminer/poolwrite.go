@@ -17,27 +17,59 @@ type poolEdit func(ps []webui.PoolSetting, active int) (next []webui.PoolSetting
 // changePools reads the saved pools, applies edit and saves the result,
 // one change at a time so that concurrent commands do not undo each other.
 func (s *Server) changePools(c call, cmd string, edit poolEdit) reply {
-	s.poolMu.Lock()
-	defer s.poolMu.Unlock()
-	ps, err := s.backend.PoolSettings(c.ctx)
-	if err != nil {
+	var st status
+	var n int
+	err := s.updatePools(c, func(ps []webui.PoolSetting) ([]webui.PoolSetting, error) {
+		next, changed, est := edit(ps, activeSetting(ps, s.backend.Pools()))
+		st, n = est, len(next)
+		if !changed || est.sev == sevError {
+			return nil, errUnchanged
+		}
+		return next, nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return reply{status: st}
+	}
+	if errors.Is(err, errReadPools) {
 		s.log.Error("cgminer api: read pools", "cmd", cmd, "err", err)
 		return reply{status: status{sevError, codePoolChangeFailed, "Cannot read pools: " + err.Error()}}
 	}
-	active := activeSetting(ps, s.backend.Pools())
-	next, changed, st := edit(slices.Clone(ps), active)
-	if !changed || st.sev == sevError {
-		return reply{status: st}
-	}
-	if err := s.backend.SetPoolSettings(c.ctx, next); err != nil {
+	if err != nil {
 		s.log.Warn("cgminer api: pool change refused", "cmd", cmd, "remote", c.remote.String(), "err", err)
 		if cmd == "addpool" && errors.Is(err, webui.ErrInvalid) {
 			return reply{status: status{sevError, codeInvalidPoolDetails, "Invalid addpool details: " + err.Error()}}
 		}
 		return reply{status: status{sevError, codePoolChangeFailed, "Pool change failed: " + err.Error()}}
 	}
-	s.log.Info("cgminer api: pools changed", "cmd", cmd, "remote", c.remote.String(), "pools", len(next))
+	s.log.Info("cgminer api: pools changed", "cmd", cmd, "remote", c.remote.String(), "pools", n)
 	return reply{status: st}
+}
+
+// errUnchanged ends an update whose edit changed nothing; errReadPools
+// marks a failure to read the saved list.
+var (
+	errUnchanged = errors.New("cgminer api: pools unchanged")
+	errReadPools = errors.New("cgminer api: read pools")
+)
+
+// updatePools applies edit as one change: through the controller's atomic
+// update when it has one (so the REST API cannot interleave), else under
+// this server's lock.
+func (s *Server) updatePools(c call, edit func([]webui.PoolSetting) ([]webui.PoolSetting, error)) error {
+	if u, ok := s.backend.(webui.PoolUpdater); ok {
+		return u.UpdatePoolSettings(c.ctx, edit)
+	}
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	ps, err := s.backend.PoolSettings(c.ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errReadPools, err)
+	}
+	next, err := edit(slices.Clone(ps))
+	if err != nil {
+		return err
+	}
+	return s.backend.SetPoolSettings(c.ctx, next)
 }
 
 // activeSetting finds the saved pool that the live status marks active.

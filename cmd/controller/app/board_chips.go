@@ -132,6 +132,10 @@ type simHasher struct {
 	mu     sync.Mutex
 	board  *sim.Board
 	chains []*bm13xx.Chain
+	// ctx is Run's; runs are the chains' drivers, stopped and started
+	// one by one by the protection.
+	ctx  context.Context
+	runs []chainRun
 }
 
 func (h *simHasher) Run(ctx context.Context) error {
@@ -159,11 +163,20 @@ func (h *simHasher) Run(ctx context.Context) error {
 		chains = append(chains, ch)
 	}
 	h.mu.Lock()
-	h.board, h.chains = board, chains
+	h.board, h.chains, h.ctx, h.runs = board, chains, ctx, make([]chainRun, len(chains))
 	h.mu.Unlock()
 	h.plan.log.Info("simulated board started", "chip", h.plan.model.Name, "chains", h.plan.chains,
 		"chips_per_chain", h.plan.chips, "serial", board.SerialPaths(), "chip_difficulty", h.plan.difficulty)
-	return runChains(ctx, chains)
+	for i := range chains {
+		if err := h.startChain(i); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	for i := range chains {
+		_ = h.stopChain(i)
+	}
+	return nil
 }
 
 // runChains runs every chain until ctx ends.

@@ -37,6 +37,28 @@ func (c *core) PoolSettings(context.Context) ([]webui.PoolSetting, error) {
 // SetPoolSettings implements webui.Control: it checks every URL, saves the
 // list and reconnects.
 func (c *core) SetPoolSettings(ctx context.Context, pools []webui.PoolSetting) error {
+	c.poolsMu.Lock()
+	defer c.poolsMu.Unlock()
+	return c.setPools(ctx, pools)
+}
+
+// UpdatePoolSettings implements webui.PoolUpdater.
+func (c *core) UpdatePoolSettings(ctx context.Context, edit func([]webui.PoolSetting) ([]webui.PoolSetting, error)) error {
+	c.poolsMu.Lock()
+	defer c.poolsMu.Unlock()
+	list, err := c.PoolSettings(ctx)
+	if err != nil {
+		return err
+	}
+	next, err := edit(list)
+	if err != nil {
+		return err
+	}
+	return c.setPools(ctx, next)
+}
+
+// setPools saves and applies a pool list; callers hold poolsMu.
+func (c *core) setPools(ctx context.Context, pools []webui.PoolSetting) error {
 	saved := make([]store.Pool, len(pools))
 	for i, p := range pools {
 		if _, err := stratumproxy.ParsePoolURL(p.URL); err != nil {

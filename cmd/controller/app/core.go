@@ -58,12 +58,15 @@ type core struct {
 	stratum net.Listener
 	workers workerBook
 	fan     *control.FanLoop
+	guard   *control.Guard
 
 	// mgr is the pool manager in service; poolsChanged asks runPools to
 	// replace it, restartHash asks runHashers to rebuild the hasher.
 	mgr          atomic.Pointer[stratumproxy.Manager]
 	poolsChanged chan struct{}
 	restartHash  chan struct{}
+	// poolsMu makes each change of the pool list one read-modify-write.
+	poolsMu sync.Mutex
 
 	accepted, rejected, stale atomic.Uint64
 
@@ -121,6 +124,11 @@ func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
 	}
 	c.hasher = h
 	c.fan, err = control.NewFanLoop(c.fans, c.hottest, fanPolicy(c.tune.Fan), cfg.log.With("pkg", "fan"))
+	if err != nil {
+		return nil, err
+	}
+	c.guard, err = control.NewGuard(control.GuardConfig{Plant: plant{c}, OnEvent: c.protectionEvent,
+		Log: cfg.log.With("pkg", "protection")})
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +199,7 @@ func (c *core) run(ctx context.Context) error {
 	g.Go(func() error { return c.runPools(ctx) })
 	g.Go(func() error { return c.runHashers(ctx) })
 	g.Go(func() error { return c.fan.Run(ctx) })
+	g.Go(func() error { return c.guard.Run(ctx) })
 	g.Go(func() error { return c.report(ctx) })
 	if c.proxy != nil {
 		c.log.Info("stratum proxy listening", "addr", c.stratum.Addr().String())
