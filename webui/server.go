@@ -73,14 +73,14 @@ type Server struct {
 	quitOnce sync.Once
 	// poolsMu serialises pool list changes when Control is no PoolUpdater.
 	poolsMu sync.Mutex
-	version  string
-	log      *slog.Logger
-	now      func() time.Time
-	started  time.Time
-	auth     *authenticator
-	assets   map[string]asset
-	index    []byte
-	engine   *gin.Engine
+	version string
+	log     *slog.Logger
+	now     func() time.Time
+	started time.Time
+	auth    *authenticator
+	assets  map[string]asset
+	index   []byte
+	engine  *gin.Engine
 	// handler is engine behind the cross-origin check.
 	handler http.Handler
 }

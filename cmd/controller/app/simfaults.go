@@ -57,4 +57,3 @@ func (c *core) Faults() []webui.SimFault {
 	}
 	return out
 }
-
