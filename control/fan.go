@@ -254,6 +254,12 @@ func (l *FanLoop) RPMs() []int {
 	return out
 }
 
+// Fans returns the tachometer readings and the stalled fans together,
+// in the shape Plant.Fans asks for.
+func (l *FanLoop) Fans() (rpm []int, stalled []int) {
+	return l.RPMs(), l.Stalled()
+}
+
 // Stalled returns the indexes of the fans whose tachometer has read below
 // StallFraction of the RPM expected at the duty (or 0, or failed) for
 // StallAfter or longer while the duty was at least 10 %. It is empty in

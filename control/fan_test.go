@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/kilnfw/kiln/hal"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testFan is a fan whose duty the test reads back. Its tachometer reads
 // DefaultRPMPerPercent per percent of duty like the simulated board's

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/kilnfw/kiln/hal"
 )
 
 // fakePlant is a board of chains as the guard sees it. A stopped chain
@@ -490,3 +492,43 @@ func TestGuardRun(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return len(sub) == 0 || strings.Contains(s, sub) }
+
+// loopPlant takes its fan readings from a real fan loop.
+type loopPlant struct {
+	*fakePlant
+	loop *FanLoop
+}
+
+func (p loopPlant) Fans() ([]int, []int) { return p.loop.Fans() }
+
+// TestGuardStopsOnFanLoopStall runs a fan loop and a guard together on the
+// bubble's clock: when a fan's rotor sticks, every chain is stopped within
+// 2 s.
+func TestGuardStopsOnFanLoopStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fans := []*testFan{{}, {}}
+		loop := newLoop(t, FanConfig{Fans: func() []hal.Fan { return []hal.Fan{fans[0], fans[1]} },
+			Hottest: func() (float64, bool) { return 60, true }, Policy: FanPolicy{Mode: ModeAuto, TargetC: 65}})
+		now := time.Now()
+		p := loopPlant{newFakePlant(2, &now), loop}
+		g, err := NewGuard(GuardConfig{Plant: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = loop.Run(t.Context()) }()
+		go func() { _ = g.Run(t.Context()) }()
+		time.Sleep(5 * time.Second)
+		if st := g.State(); st[0].State != StateOK || st[1].State != StateOK {
+			t.Fatalf("before the stall: %+v", st)
+		}
+		fans[1].set(true, nil)
+		start := time.Now()
+		for g.State()[0].State != StateStopped || g.State()[1].State != StateStopped {
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("chains not stopped %v after the fan stuck: %+v", time.Since(start), g.State())
+			}
+			time.Sleep(GuardPeriod / 5)
+		}
+		t.Logf("stopped %v after the fan stuck", time.Since(start))
+	})
+}

@@ -114,6 +114,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if coreStarted != nil {
+		coreStarted(c)
+	}
 	web := webui.New(webui.Config{
 		Status: c, Control: c, Store: st, Version: Version, Log: log.With("pkg", "webui"),
 		Metrics:       metrics.New(metrics.Config{Source: c, Version: Version, Log: log.With("pkg", "metrics")}),
@@ -141,3 +144,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 // listening and stratumListening, when set (by tests), learn the web
 // server's and the proxy's addresses.
 var listening, stratumListening, cgminerListening func(addr string)
+
+// coreStarted, when set (by tests), gets the mining core once it is built,
+// for ground truth the APIs do not expose (the simulated chips' limits).
+var coreStarted func(*core)

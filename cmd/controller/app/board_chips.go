@@ -136,6 +136,8 @@ type simHasher struct {
 	// one by one by the protection.
 	ctx  context.Context
 	runs []chainRun
+	// voltageMV overrides the plan's core voltage (autotuning); 0: none.
+	voltageMV float64
 }
 
 func (h *simHasher) Run(ctx context.Context) error {

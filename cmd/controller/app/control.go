@@ -152,6 +152,10 @@ func (c *core) SetBoardTuning(ctx context.Context, board int, bt webui.BoardTuni
 	if err := saveTuning(ctx, c.store, t); err != nil {
 		return err
 	}
+	// A board clock set by hand replaces what autotuning found.
+	if err := c.store.SetSetting(ctx, settingTuneResult, ""); err != nil {
+		return err
+	}
 	c.event(store.LevelInfo, "tuning", "tuning_changed", fmt.Sprintf("board %d set to %g MHz, %g mV", board, bt.FrequencyMHz, bt.VoltageMV))
 	signal(c.restartHash)
 	return nil

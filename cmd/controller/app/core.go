@@ -80,6 +80,14 @@ type core struct {
 	poolMap   []int        // manager pool index → saved index; -1 for the demo pool
 
 	lastSample time.Time // owned by report
+
+	// runCtx is run's context, for work started by API calls.
+	runCtx context.Context
+	// tmu guards the autotuner.
+	tmu        sync.Mutex
+	tuner      *control.Tuner
+	tuneCancel context.CancelFunc
+	tuneDone   chan struct{}
 }
 
 func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
@@ -95,6 +103,7 @@ func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
 		hashrate:     mining.NewHashrate(now),
 		poolsChanged: make(chan struct{}, 1),
 		restartHash:  make(chan struct{}, 1),
+		runCtx:       ctx,
 	}
 	c.validator = mining.NewValidator(c.hashrate, nil)
 	if err := c.loadSettings(ctx, cfg.board); err != nil {
@@ -128,6 +137,7 @@ func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
 		return nil, err
 	}
 	c.guard, err = control.NewGuard(control.GuardConfig{Plant: plant{c}, OnEvent: c.protectionEvent,
+		Limits: control.Limits{RecoverAfter: c.opts.recoverAfter},
 		Log: cfg.log.With("pkg", "protection")})
 	if err != nil {
 		return nil, err
@@ -196,6 +206,7 @@ func (c *core) newManager() (*stratumproxy.Manager, error) {
 // run mines until ctx ends.
 func (c *core) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	c.runCtx = ctx
 	g.Go(func() error { return c.runPools(ctx) })
 	g.Go(func() error { return c.runHashers(ctx) })
 	g.Go(func() error { return c.fan.Run(ctx) })

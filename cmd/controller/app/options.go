@@ -45,6 +45,7 @@ type options struct {
 	cgminerAPI    string
 	cgminerAllow  string
 	metricsPublic bool
+	recoverAfter  time.Duration
 
 	stratumListen  string
 	proxyWorkers   []string
@@ -65,6 +66,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cgminerAPI, "cgminer-api", ":4028", `address of the cgminer-compatible API ("" turns it off)`)
 	fs.StringVar(&o.cgminerAllow, "cgminer-allow", "", "cgminer API access list, [W:|R:]addr[/prefix],... (default: read-only for all, privileged from loopback)")
 	fs.BoolVar(&o.metricsPublic, "metrics-public", false, "serve /metrics without authentication")
+	fs.DurationVar(&o.recoverAfter, "recover-after", 10*time.Second, "how long the cause of a protective stop must stay cleared before the chain restarts")
 	fs.StringVar(&o.board, "board", "auto", "hashing hardware: auto (detect, else sim), sim, cpu, usb or a board profile name")
 	fs.StringVar(&o.chip, "chip", "", "chip model for usb and sim boards: BM1397, BM1366, BM1368 or BM1370")
 	fs.Func("serial", "serial device of a chain (repeat per chain), e.g. /dev/ttyUSB0", func(s string) error {

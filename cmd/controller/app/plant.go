@@ -58,8 +58,20 @@ func (h *simHasher) temperature(i int) (float64, error) {
 	return t.Celsius(), nil
 }
 
-// setpointMV is the core voltage the plan asks for.
-func (h *simHasher) setpointMV() float64 { return h.plan.mv() }
+// setpointMV is the core voltage in force: the autotuner's, else the
+// plan's.
+func (h *simHasher) setpointMV() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.setpointLocked()
+}
+
+func (h *simHasher) setpointLocked() float64 {
+	if h.voltageMV > 0 {
+		return h.voltageMV
+	}
+	return h.plan.mv()
+}
 
 func (h *simHasher) voltage(i int) (float64, float64, error) {
 	v, err := h.running(i)
@@ -114,7 +126,7 @@ func (h *simHasher) startChain(i int) error {
 	if h.runs[i].cancel != nil {
 		return nil
 	}
-	mv := physic.ElectricPotential(h.setpointMV()) * physic.MilliVolt
+	mv := physic.ElectricPotential(h.setpointLocked()) * physic.MilliVolt
 	if err := h.board.Regulator(i).SetVoltage(mv); err != nil {
 		return err
 	}

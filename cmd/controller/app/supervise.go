@@ -48,6 +48,9 @@ func (c *core) runHashers(ctx context.Context) error {
 		hctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- h.Run(hctx) }()
+		if sh, ok := h.(*simHasher); ok {
+			go c.applySavedTuning(hctx, sh)
+		}
 		select {
 		case err := <-done:
 			cancel()

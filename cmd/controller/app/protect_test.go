@@ -1,0 +1,131 @@
+package app
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+type protectionEntry struct {
+	Chain  int    `json:"chain"`
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+func (c *controller) protection(t *testing.T) []protectionEntry {
+	var p []protectionEntry
+	c.get(t, "/api/v1/protection", &p)
+	return p
+}
+
+// chainStates returns the protection state of every chain.
+func (c *controller) chainStates(t *testing.T) []string {
+	var out []string
+	for _, p := range c.protection(t) {
+		out = append(out, p.State)
+	}
+	return out
+}
+
+// waitStates waits until the chains' protection states are want, and
+// returns how long that took from since.
+func (c *controller) waitStates(t *testing.T, since time.Time, timeout time.Duration, want ...string) time.Duration {
+	t.Helper()
+	waitFor(t, timeout, "protection states "+join(want), func() bool {
+		got := c.chainStates(t)
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				return false
+			}
+		}
+		return true
+	})
+	return time.Since(since)
+}
+
+func join(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += v
+	}
+	return out
+}
+
+// fault injects (or, with kind "", clears) a simulated fault.
+func (c *controller) fault(t *testing.T, kind string, chain int) time.Time {
+	t.Helper()
+	now := time.Now()
+	if kind == "" {
+		if code, body := c.send(t, "DELETE", "/api/v1/sim/faults", ""); code != http.StatusNoContent {
+			t.Fatalf("clear faults: %d %s", code, body)
+		}
+		return now
+	}
+	body := `{"fault":"` + kind + `","chain":` + string(rune('0'+chain)) + `,"chip":0}`
+	if code, b := c.send(t, "POST", "/api/v1/sim/faults", body); code != http.StatusCreated {
+		t.Fatalf("inject %s: %d %s", kind, code, b)
+	}
+	return now
+}
+
+// TestProtectionOnSimulatedFaults: each protective stop comes within its
+// deadline of the fault, only the chains concerned stop, and they start
+// again once the fault clears; every step is in the event log.
+func TestProtectionOnSimulatedFaults(t *testing.T) {
+	c := startController(t, "--board", "sim", "--sim-chains", "2", "--sim-chips", "2", "--recover-after", "500ms")
+	waitFor(t, 30*time.Second, "a share accepted", func() bool { return c.summary(t).Accepted > 0 })
+	c.waitStates(t, time.Now(), 5*time.Second, "ok", "ok")
+
+	for _, tc := range []struct {
+		fault    string
+		chain    int
+		want     []string
+		deadline time.Duration
+	}{
+		{"fan_stall", 0, []string{"stopped", "stopped"}, 2 * time.Second}, // no airflow: every chain
+		{"sensor_failure", 1, []string{"ok", "stopped"}, 2 * time.Second},
+		{"voltage_sag", 0, []string{"stopped", "ok"}, 2 * time.Second},
+		// The die heats with a 5 s time constant: past 90 °C about 5 s
+		// after the ambient jumps by 45 °C, then stopped within a period.
+		{"overheat", 0, []string{"stopped", "ok"}, 8 * time.Second},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			at := c.fault(t, tc.fault, tc.chain)
+			if took := c.waitStates(t, at, 15*time.Second, tc.want...); took > tc.deadline {
+				t.Errorf("%s: protective stop after %v, want within %v", tc.fault, took, tc.deadline)
+			}
+			c.fault(t, "", 0)
+			c.waitStates(t, time.Now(), 10*time.Second, "ok", "ok")
+		})
+	}
+
+	// The chains mine again after the last recovery.
+	before := c.summary(t).Accepted
+	waitFor(t, 30*time.Second, "shares after recovery", func() bool { return c.summary(t).Accepted > before })
+
+	var evs struct {
+		Events []struct{ Source, Kind, Message string } `json:"events"`
+	}
+	c.get(t, "/api/v1/events?limit=200", &evs)
+	stops, restarts := 0, 0
+	for _, e := range evs.Events {
+		if e.Source != "protection" {
+			continue
+		}
+		switch e.Kind {
+		case "stop":
+			stops++
+		case "restart":
+			restarts++
+		}
+	}
+	if stops < 5 || restarts < 5 {
+		t.Errorf("protection events: %d stops, %d restarts, want at least 5 each: %+v", stops, restarts, evs.Events)
+	}
+}
