@@ -72,6 +72,17 @@ type AutotuneResult struct {
 	PowerW     float64         `json:"power_w"`
 	HashrateHS float64         `json:"hashrate_hs"`
 	JPerTH     float64         `json:"j_per_th"`
+	// Baseline is the operating point the run started from (efficiency
+	// mode), to compare with.
+	Baseline *OperatingPoint `json:"baseline,omitempty"`
+}
+
+// OperatingPoint is a measured state of the board.
+type OperatingPoint struct {
+	VoltageMV  float64 `json:"voltage_mv"`
+	PowerW     float64 `json:"power_w"`
+	HashrateHS float64 `json:"hashrate_hs"`
+	JPerTH     float64 `json:"j_per_th"`
 }
 
 // AutotuneStatus is the body of GET /api/v1/autotune.

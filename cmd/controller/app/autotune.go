@@ -9,6 +9,7 @@ import (
 
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/kilnfw/kiln/chips/bm13xx"
 	"github.com/kilnfw/kiln/control"
 	"github.com/kilnfw/kiln/store"
 	"github.com/kilnfw/kiln/webui"
@@ -289,6 +290,9 @@ func tuneView(r control.Result, h hasher) *webui.AutotuneResult {
 	}
 	v := &webui.AutotuneResult{Mode: r.Mode, Chips: []webui.ChipFrequency{}, VoltageMV: r.VoltageMV,
 		PowerW: r.PowerW, HashrateHS: r.HashrateHS, JPerTH: r.JPerTH}
+	if b := r.Baseline; b != nil {
+		v.Baseline = &webui.OperatingPoint{VoltageMV: b.VoltageMV, PowerW: b.PowerW, HashrateHS: b.HashrateHS, JPerTH: b.JPerTH}
+	}
 	for k, f := range r.ChipMHz {
 		v.Chips = append(v.Chips, webui.ChipFrequency{Chain: k / per, Chip: k % per, FrequencyMHz: f})
 	}
@@ -310,10 +314,7 @@ func (c *core) applySavedTuning(ctx context.Context, h *simHasher) {
 			return
 		case <-t.C:
 		}
-		h.mu.Lock()
-		ready := h.board != nil
-		h.mu.Unlock()
-		if !ready {
+		if !h.allMining() {
 			continue
 		}
 		if err := control.Apply(simTunable{h}, r); err != nil {
@@ -339,4 +340,22 @@ func (c *core) SetChipFrequency(_ context.Context, t webui.ChipTuning) error {
 	}
 	c.event(store.LevelInfo, "tuning", "chip_clock", fmt.Sprintf("chain %d chip %d set to %g MHz", t.Chain, t.Chip, t.FrequencyMHz))
 	return nil
+}
+
+// allMining reports whether every chain found its chips and mines.
+func (h *simHasher) allMining() bool {
+	h.mu.Lock()
+	chains := h.chains
+	ready := h.board != nil
+	h.mu.Unlock()
+	if !ready {
+		return false
+	}
+	for _, ch := range chains {
+		st := ch.Status()
+		if st.State != bm13xx.StateMining || len(st.Chips) != h.plan.chips {
+			return false
+		}
+	}
+	return true
 }

@@ -73,7 +73,8 @@ func (c *controller) runAutotune(t *testing.T, body string) autotuneView {
 // the chips, the per-chip search lands within 5 % of each emulated chip's
 // hidden stable limit, and the result survives a restart.
 func TestAutotuneFindsHiddenLimits(t *testing.T) {
-	c, core := startTuningRig(t)
+	dir := t.TempDir()
+	c, core := startTuningRig(t, "--data", dir)
 	if code, b := c.send(t, "PUT", "/api/v1/tuning/boards/0", `{"frequency_mhz":485,"voltage_mv":1300}`); code != http.StatusOK {
 		t.Fatalf("voltage: %d %s", code, b)
 	}
@@ -97,6 +98,43 @@ func TestAutotuneFindsHiddenLimits(t *testing.T) {
 	}
 	b, _ := json.Marshal(v.Result)
 	t.Logf("result %s", b)
+
+	// After a restart the saved voltage and the tuned clocks come back.
+	if err := c.stop(); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = startTuningRig(t, "--data", dir)
+	var tuning struct {
+		Boards []struct {
+			VoltageMV float64 `json:"voltage_mv"`
+		} `json:"boards"`
+	}
+	c.get(t, "/api/v1/tuning", &tuning)
+	if len(tuning.Boards) != 1 || tuning.Boards[0].VoltageMV != 1300 {
+		t.Errorf("tuning after restart: %+v", tuning)
+	}
+	waitFor(t, 20*time.Second, "the tuned clocks re-applied", func() bool {
+		var boards []struct {
+			Chains []struct {
+				Chips []struct {
+					FrequencyMHz float64 `json:"frequency_mhz"`
+				} `json:"chips"`
+			} `json:"chains"`
+		}
+		c.get(t, "/api/v1/boards", &boards)
+		if len(boards) != 1 || len(boards[0].Chains) != 1 || len(boards[0].Chains[0].Chips) != 2 {
+			return false
+		}
+		for i, ch := range boards[0].Chains[0].Chips {
+			if math.Abs(ch.FrequencyMHz-v.Result.Chips[i].FrequencyMHz) > 7 { // within a PLL step
+				return false
+			}
+		}
+		return true
+	})
+	if st := c.autotune(t); st.State != "done" || st.Result == nil {
+		t.Errorf("autotune status after restart: %+v", st)
+	}
 }
 
 // TestAutotunePowerTarget: the power-target mode brings the board within

@@ -1,5 +1,6 @@
-// Dashboard: the headline numbers, the hashrate chart (history plus live
-// averages) and the temperatures and fans.
+// Dashboard: a banner when a chain is throttled or stopped, the headline
+// numbers, the hashrate chart (history plus live averages) and the
+// temperatures and fans.
 
 import * as api from "./api.js";
 import { HashChart } from "./chart.js";
@@ -7,6 +8,7 @@ import { el, text } from "./dom.js";
 import {
   formatAgo, formatCount, formatDifficulty, formatDuration, formatHashrate, formatPercent, formatTemp,
 } from "./format.js";
+import { PROTECTION_MS, poller, renderBanner } from "./protection.js";
 
 const byId = (id) => document.getElementById(id);
 
@@ -83,6 +85,13 @@ export function createDashboard() {
   let timer = 0;
   let loadSeq = 0;
   let lastSummary = null;
+  const protection = poller(async () => {
+    try {
+      renderBanner(await api.get("/api/v1/protection"));
+    } catch (_) {
+      // the connection badge tells the user; keep the banner as it was
+    }
+  }, PROTECTION_MS);
 
   async function loadHistory() {
     const seq = ++loadSeq;
@@ -120,14 +129,18 @@ export function createDashboard() {
       loadHistory();
       clearInterval(timer);
       timer = setInterval(loadHistory, HISTORY_REFRESH_MS);
+      protection.start();
     },
     hide() {
       visible = false;
       clearInterval(timer);
+      protection.stop();
     },
     reset() {
       visible = false;
       clearInterval(timer);
+      protection.stop();
+      renderBanner([]);
     },
     status(data) {
       if (data.summary !== lastSummary) chart.addLive(Date.now(), data.summary);

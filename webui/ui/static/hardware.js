@@ -1,8 +1,9 @@
-// Hardware: the chains and chips tables and a heat map of the chips,
-// coloured by temperature or by hash rate.
+// Hardware: the chains and chips tables (with each chip's clock settable
+// within its board's limits) and a heat map of the chips, coloured by
+// temperature or by hash rate.
 
 import * as api from "./api.js";
-import { badge, el, emptyRow, syncRows, text } from "./dom.js";
+import { badge, busy, el, emptyRow, syncRows, text } from "./dom.js";
 import {
   formatAgo, formatCount, formatHashrate, formatMHz, formatTemp, formatVolts,
 } from "./format.js";
@@ -31,7 +32,26 @@ function chainCells(b, ch) {
   ];
 }
 
-function chipCells(ch, c) {
+// clockCell is a chip's "set clock" form. It is created once per row and
+// left alone by the two-second refresh (data-keep), so typing survives.
+function clockCell(b, ch, c, limits) {
+  const L = limits[b.index] || {};
+  const key = b.index + "-" + ch.index + "-" + c.index;
+  const input = el("input", {
+    type: "number", className: "chip-clock", step: "1", required: true,
+    value: c.frequency_mhz > 0 ? String(Math.round(c.frequency_mhz)) : "",
+    min: L.frequency_min_mhz, max: L.frequency_max_mhz,
+    dataset: { board: String(b.index) }, testid: "chip-clock-" + key,
+    "aria-label": "Clock of chain " + ch.index + " chip " + c.index + " in MHz",
+  });
+  const form = el("form", {
+    className: "chip-clock-form", noValidate: true,
+    dataset: { board: String(b.index), chain: String(ch.index), chip: String(c.index) },
+  }, input, el("button", { type: "submit", className: "btn btn-small", testid: "chip-clock-set-" + key }, "Set"));
+  return el("td", { dataset: { keep: "" } }, form);
+}
+
+function chipCells(b, ch, c, limits) {
   const rate = c.nonces + c.hw_errors > 0 ? (100 * c.hw_error_rate).toFixed(2) + " %" : "–";
   return [
     el("td", { className: "num" }, String(ch.index)),
@@ -45,6 +65,7 @@ function chipCells(ch, c) {
     el("td", { className: "num" }, formatCount(c.nonces)),
     el("td", { className: "num" }, formatCount(c.hw_errors) + " (" + rate + ")"),
     formatAgo(c.last_nonce),
+    clockCell(b, ch, c, limits),
   ];
 }
 
@@ -96,6 +117,49 @@ function patchHeatmap(map, rows, shape) {
 export function createHardware(ctx) {
   let metric = "temperature";
   let boards = [];
+  let limits = {}; // board index -> frequency limits from GET /api/v1/tuning
+
+  // loadLimits reads the boards' clock limits and puts them on the inputs
+  // already shown.
+  async function loadLimits() {
+    try {
+      const t = await api.get("/api/v1/tuning");
+      limits = {};
+      for (const b of (t && t.boards) || []) limits[b.index] = b.limits || {};
+    } catch (_) {
+      return; // the server checks the limits too
+    }
+    for (const input of byId("chips-body").querySelectorAll("input.chip-clock")) {
+      const L = limits[input.dataset.board] || {};
+      input.min = L.frequency_min_mhz ?? "";
+      input.max = L.frequency_max_mhz ?? "";
+    }
+  }
+
+  async function setClock(form) {
+    const out = byId("chips-status");
+    const input = form.querySelector("input");
+    const { board, chain, chip } = form.dataset;
+    const name = "Chain " + chain + " chip " + chip;
+    const mhz = input.valueAsNumber;
+    const min = parseFloat(input.min);
+    const max = parseFloat(input.max);
+    out.className = "bad";
+    if (!isFinite(mhz)) return text(out, name + ": enter a clock in MHz.");
+    if ((isFinite(min) && mhz < min) || (isFinite(max) && mhz > max)) {
+      return text(out, name + ": the clock must be between " + min + " and " + max + " MHz.");
+    }
+    text(out, "");
+    try {
+      await busy(form.querySelector("button"), api.put("/api/v1/tuning/chips",
+        { board: Number(board), chain: Number(chain), chip: Number(chip), frequency_mhz: mhz }));
+      out.className = "good";
+      text(out, name + " set to " + formatMHz(mhz) + ".");
+    } catch (err) {
+      out.className = "bad";
+      text(out, name + ": " + api.errorText(err));
+    }
+  }
 
   function renderHeatmap() {
     const map = byId("heatmap");
@@ -136,8 +200,8 @@ export function createHardware(ctx) {
     const chipsBody = byId("chips-body");
     if (chains.length === 0) chainsBody.replaceChildren(emptyRow(13, "No chains: hashing on the CPU."));
     else syncRows(chainsBody, chains, ({ b, ch }) => b.index + "-" + ch.index, ({ b, ch }) => chainCells(b, ch));
-    if (chips.length === 0) chipsBody.replaceChildren(emptyRow(11, "No chips: hashing on the CPU."));
-    else syncRows(chipsBody, chips, ({ b, ch, c }) => b.index + "-" + ch.index + "-" + c.index, ({ ch, c }) => chipCells(ch, c));
+    if (chips.length === 0) chipsBody.replaceChildren(emptyRow(12, "No chips: hashing on the CPU."));
+    else syncRows(chipsBody, chips, ({ b, ch, c }) => b.index + "-" + ch.index + "-" + c.index, ({ b, ch, c }) => chipCells(b, ch, c, limits));
     renderHeatmap();
   }
 
@@ -152,8 +216,15 @@ export function createHardware(ctx) {
     renderHeatmap();
   });
 
+  byId("chips-body").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    setClock(ev.target);
+  });
+
   return {
     async show() {
+      text(byId("chips-status"), "");
+      loadLimits();
       try {
         render(await api.get("/api/v1/boards"));
       } catch (err) {

@@ -1,10 +1,11 @@
-// System: version and uptime, restart and reboot, the event and share logs
-// (paged), configuration export and import, API tokens and the admin
-// password.
+// System: version and uptime, restart and reboot, fault injection on the
+// simulated board, the event and share logs (paged), configuration export
+// and import, API tokens and the admin password.
 
 import * as api from "./api.js";
 import { badge, busy, el, emptyRow, labelCells, text } from "./dom.js";
 import { formatDifficulty, formatDuration, formatTime } from "./format.js";
+import { createSimulation } from "./simulation.js";
 
 const byId = (id) => document.getElementById(id);
 
@@ -49,6 +50,7 @@ function eventRow(e) {
   return el("tr", { testid: "event-row" },
     el("td", { className: "nowrap" }, formatTime(e.time)),
     el("td", {}, badge(e.level || "info", LEVELS[e.level] || "standby")),
+    el("td", { className: "source", testid: "event-source" }, e.source || ""),
     el("td", {}, e.kind || ""),
     el("td", { className: "wrap" }, e.message || ""));
 }
@@ -80,7 +82,8 @@ export function createSystem(ctx) {
   let info = null;
   let infoAt = 0;
   let shownToken = null; // id of the token whose secret is on screen
-  const loadEvents = pagedLog("events", "Event log", 4, eventRow);
+  const loadEvents = pagedLog("events", "Event log", 5, eventRow);
+  const simulation = createSimulation(() => loadEvents());
   const loadShares = pagedLog("shares", "Share log", 6, shareRow);
 
   function renderInfo() {
@@ -251,6 +254,7 @@ export function createSystem(ctx) {
     show() {
       hideToken();
       loadInfo();
+      simulation.show(ctx.latest());
       loadEvents();
       loadShares();
       loadTokens();
@@ -260,8 +264,9 @@ export function createSystem(ctx) {
       info = null;
       hideToken();
     },
-    status() {
+    status(data) {
       renderInfo();
+      simulation.status(data);
     },
   };
 }

@@ -1,9 +1,12 @@
-// Tuning: the fan policy (automatic with a target temperature, or a fixed
-// speed) and each board's frequency and voltage within its chips' limits.
+// Tuning: the chains' protection state, the fan policy (automatic with a
+// target temperature, or a fixed speed), each board's frequency and voltage
+// within its chips' limits, and autotuning.
 
 import * as api from "./api.js";
+import { createAutotuneCard } from "./autotune.js";
 import { busy, el, text } from "./dom.js";
 import { formatCount, formatMHz, formatPercent, formatVolts } from "./format.js";
+import { createProtectionCard } from "./protection.js";
 
 const byId = (id) => document.getElementById(id);
 
@@ -43,6 +46,8 @@ function boardForm(b) {
 // createTuning wires the tuning section.
 export function createTuning(ctx) {
   let tuning = null;
+  const protection = createProtectionCard();
+  const autotune = createAutotuneCard();
 
   function setMode(mode) {
     byId("fan-mode-auto").checked = mode !== "manual";
@@ -141,8 +146,19 @@ export function createTuning(ctx) {
   });
 
   return {
-    show: load,
-    hide() {},
+    show() {
+      load();
+      protection.show();
+      autotune.show();
+    },
+    hide() {
+      protection.hide();
+      autotune.hide();
+    },
+    reset() {
+      protection.hide();
+      autotune.hide();
+    },
     status(data) {
       const rows = [];
       for (const f of data.fans || []) {
