@@ -114,8 +114,14 @@ wait_for 15 "${PIDS[-1]}" "demo pool (controller demo-pool)" tcp_open "$POOL_POR
 # The cgminer API is left off so that it takes no fixed port; older
 # binaries without the flag are run without it.
 EXTRA=()
-if "$BIN" --help 2>&1 | grep -q -- '-cgminer-api'; then
+HELP=$("$BIN" --help 2>&1 || true) # read whole: grep -q may stop reading early
+if grep -q -- '-cgminer-api' <<<"$HELP"; then
 	EXTRA+=(--cgminer-api "")
+fi
+# A chain stopped by the protection restarts 1 s after its cause cleared
+# (default 10 s), so the fault-injection test sees it recover quickly.
+if grep -q -- '-recover-after' <<<"$HELP"; then
+	EXTRA+=(--recover-after 1s)
 fi
 env -u KILN_ADMIN_PASSWORD "$BIN" --data "$TMP/data" --http "127.0.0.1:$HTTP_PORT" --board sim \
 	"${EXTRA[@]}" >"$TMP/controller.log" 2>&1 &

@@ -205,6 +205,32 @@ async function hardware() {
     await page.click('#heatmap-metric button[data-metric="temperature"]');
     await shot("05-hardware");
   });
+
+  await step("hardware page: per-chip clock within the board's limits", async () => {
+    const input = page.locator('#chips-body input.chip-clock').first();
+    const max = await until("the clock limits on the chip input", async () => input.getAttribute("max"));
+    const min = Number(await input.getAttribute("min"));
+    await input.fill(String(Number(max) + 50));
+    await page.locator('#chips-body .chip-clock-form button').first().click();
+    await until("the out-of-range message", async () => /between/.test(await textOf("#chips-status")));
+    const want = Math.round((min + Number(max)) / 2);
+    await input.fill(String(want));
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/api/v1/tuning/chips"), { timeout: 5000 }),
+      page.locator('#chips-body .chip-clock-form button').first().click(),
+    ]);
+    const msg = await until("the answer to the clock change", async () => {
+      const t = await textOf("#chips-status");
+      return !/between/.test(t) && t;
+    });
+    if (res.status() === 200) {
+      check(new RegExp(`set to ${want} MHz`).test(msg), "chip clock set, but the page says: " + msg);
+    } else {
+      // Boards whose chips cannot be clocked one by one answer 404 with a reason.
+      check(res.status() === 404 && /cannot be clocked/.test(msg), `PUT /api/v1/tuning/chips ${res.status()}, page says: ${msg}`);
+      console.log(`     chip clock: ${msg}`);
+    }
+  });
 }
 
 async function tuning() {
@@ -238,6 +264,66 @@ async function tuning() {
     await until("the board setting to be applied", async () => /Applied/.test(await textOf('[data-testid="board-0"] .saved')));
     const t = JSON.parse((await api("GET", "/api/v1/tuning")).body);
     check(t.boards[0].frequency_mhz === want, `board 0 runs at ${t.boards[0].frequency_mhz} MHz, want ${want}`);
+  });
+
+  await step("tuning page: protection and autotune cards", async () => {
+    await until("chain 0 protection ok", async () => (await textOf('[data-testid="protection-state-0-0"]')) === "ok");
+    const state = await until("the autotune state", async () => {
+      const s = await page.locator("#autotune-state").getAttribute("data-state");
+      return s && s;
+    });
+    if (state === "unavailable") {
+      check(!(await visible("#autotune-form")), "autotune form shown on a board that cannot be autotuned");
+      console.log("     autotune: " + (await textOf("#autotune-unavailable")));
+      return;
+    }
+    check(await visible("#autotune-form"), "autotune form hidden");
+    await page.selectOption("#autotune-mode", "power_target");
+    check(await visible("#autotune-power"), "power target input hidden in power_target mode");
+    await page.fill("#autotune-power", "");
+    await page.click("#autotune-start");
+    await until("the missing power target message", async () => /power target/i.test(await textOf("#autotune-error")));
+    await page.selectOption("#autotune-mode", "max_hashrate");
+    check(!(await visible("#autotune-power")), "power target input shown in max_hashrate mode");
+    console.log("     autotune: " + state);
+  });
+}
+
+async function protection() {
+  await step("simulated fan stall: the protection stops the chain", async () => {
+    await go("system", "view-system");
+    await page.locator("#sim-card").waitFor({ state: "visible", timeout: 5000 });
+    await until("no active faults", async () => (await page.locator('[data-testid="sim-no-faults"]').count()) === 1);
+    await page.selectOption("#sim-fault", "fan_stall");
+    check(await page.locator("#sim-chain").isDisabled(), "chain select enabled for a board-wide fault");
+    const t0 = Date.now();
+    await page.click("#sim-inject");
+    await until("the fan stall listed", async () => (await page.locator('#sim-faults [data-fault="fan_stall"]').count()) === 1);
+    await go("dashboard", "view-dashboard");
+    await until("the dashboard banner", async () => /Chain 0 stopped: fan stall/i.test(await textOf("#protection-banner-list")), 10_000);
+    console.log(`     banner after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${await textOf("#protection-banner-list")}`);
+    await go("tuning", "view-tuning");
+    await until("chain 0 stopped on the tuning page", async () => (await textOf('[data-testid="protection-state-0-0"]')) === "stopped", 5000);
+    check(/fan/i.test(await textOf('#protection-body tr[data-key="0-0"]')), "no reason shown for the stop");
+    await shot("09-protection");
+    await go("system", "view-system");
+    await until("a protection event in the log", async () => {
+      await page.click("#events-refresh");
+      const sources = await page.locator('#events-body [data-testid="event-source"]').allTextContents();
+      return sources.includes("protection") && sources.includes("sim");
+    }, 5000);
+    await shot("10-simulation");
+  });
+
+  await step("clearing the faults lets the chain run again", async () => {
+    const t0 = Date.now();
+    await page.click("#sim-clear");
+    await until("no active faults", async () => (await page.locator('[data-testid="sim-no-faults"]').count()) === 1);
+    await go("tuning", "view-tuning");
+    await until("chain 0 ok again", async () => (await textOf('[data-testid="protection-state-0-0"]')) === "ok", 15_000);
+    await go("dashboard", "view-dashboard");
+    await until("the banner gone", async () => !(await visible("#protection-banner")), 5000);
+    console.log(`     chain ok after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 }
 
@@ -288,7 +374,7 @@ async function system() {
 }
 
 async function phone(browser, storageState) {
-  await step("dashboard on a phone (390×844)", async () => {
+  await step("dashboard and tuning on a phone (390×844)", async () => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, storageState });
     const prev = page;
     page = await ctx.newPage();
@@ -306,6 +392,11 @@ async function phone(browser, storageState) {
       });
       check(navOverflow <= 0, `the navigation is ${navOverflow}px wider than the phone`);
       await shot("08-dashboard-phone");
+      await go("tuning", "view-tuning");
+      await until("the protection table", async () => (await page.locator("#protection-body tr[data-key]").count()) > 0);
+      const tuningOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(tuningOverflow <= 0, `the tuning page is ${tuningOverflow}px wider than the phone`);
+      await shot("11-tuning-phone");
     } finally {
       await ctx.close();
       page = prev;
@@ -340,6 +431,7 @@ async function main() {
       await tuning();
       await system();
       await phone(browser, await ctx.storageState());
+      await protection();
       check(problems.length === 0, "errors in the page:\n  " + problems.join("\n  "));
     } catch (err) {
       await page.screenshot({ path: join(SHOTS, "failure.png"), fullPage: true }).catch(() => {});

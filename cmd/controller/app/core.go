@@ -138,7 +138,7 @@ func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
 	}
 	c.guard, err = control.NewGuard(control.GuardConfig{Plant: plant{c}, OnEvent: c.protectionEvent,
 		Limits: control.Limits{RecoverAfter: c.opts.recoverAfter},
-		Log: cfg.log.With("pkg", "protection")})
+		Log:    cfg.log.With("pkg", "protection")})
 	if err != nil {
 		return nil, err
 	}
