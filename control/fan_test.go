@@ -226,6 +226,7 @@ func TestFanPIDSettles(t *testing.T) {
 			if peak > tc.target+5 {
 				t.Errorf("overshoot to %.2f °C, want at most %v", peak, tc.target+5)
 			}
+			t.Logf("peak %.2f °C, settled %.2f–%.2f °C at %v %% duty", peak, lo, hi, l.Duty())
 		})
 	}
 }

@@ -30,7 +30,7 @@ const (
 // OverheatRiseC is how far an overheat fault raises a chain's air
 // temperature, in °C: enough for its chips to pass any sane protection
 // threshold within seconds.
-const OverheatRiseC = 45
+const OverheatRiseC = 65
 
 // ErrFaultKind reports a fault kind InjectFault does not know.
 var ErrFaultKind = errors.New("sim: unknown fault kind")

@@ -32,7 +32,7 @@ func cgminerCall(t *testing.T, addr, req string) string {
 }
 
 // send makes an authenticated REST call with a JSON body.
-func (c *controller) send(t *testing.T, method, path, body string) (int, []byte) {
+func (c *controller) send(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	req.SetBasicAuth("admin", testPassword)

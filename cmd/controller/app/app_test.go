@@ -45,14 +45,14 @@ type controller struct {
 
 // startController runs the controller with args plus a fresh --data dir
 // (unless given) and a loopback --http port, and waits for its web server.
-func startController(t *testing.T, args ...string) *controller {
+func startController(t testing.TB, args ...string) *controller {
 	t.Helper()
 	return startControllerWith(t, testPassword, args...)
 }
 
 // startControllerWith is startController with KILN_ADMIN_PASSWORD set to
 // env ("" for a first start without it).
-func startControllerWith(t *testing.T, env string, args ...string) *controller {
+func startControllerWith(t testing.TB, env string, args ...string) *controller {
 	t.Helper()
 	t.Setenv("KILN_ADMIN_PASSWORD", env)
 	if !hasFlag(args, "--data") {
@@ -113,7 +113,7 @@ func hasFlag(args []string, name string) bool {
 }
 
 // get fetches an API path with the admin credentials into v.
-func (c *controller) get(t *testing.T, path string, v any) {
+func (c *controller) get(t testing.TB, path string, v any) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", c.base+path, nil)
 	req.SetBasicAuth("admin", testPassword)
@@ -148,13 +148,13 @@ type poolEntry struct {
 	VersionRolling bool   `json:"version_rolling"`
 }
 
-func (c *controller) summary(t *testing.T) summary {
+func (c *controller) summary(t testing.TB) summary {
 	var s summary
 	c.get(t, "/api/v1/summary", &s)
 	return s
 }
 
-func (c *controller) pools(t *testing.T) []poolEntry {
+func (c *controller) pools(t testing.TB) []poolEntry {
 	var p []poolEntry
 	c.get(t, "/api/v1/pools", &p)
 	return p
@@ -163,7 +163,7 @@ func (c *controller) pools(t *testing.T) []poolEntry {
 // waitFor polls cond every 50 ms until it holds or timeout passes: the
 // controller runs in other goroutines and across real sockets, so there is
 // no channel to wait on.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

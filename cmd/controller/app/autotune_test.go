@@ -14,6 +14,10 @@ type autotuneView struct {
 	State   string `json:"state"`
 	Message string `json:"message"`
 	Result  *struct {
+		Baseline *struct {
+			PowerW float64 `json:"power_w"`
+			JPerTH float64 `json:"j_per_th"`
+		} `json:"baseline"`
 		Chips []struct {
 			Chain, Chip  int
 			FrequencyMHz float64 `json:"frequency_mhz"`
@@ -26,7 +30,7 @@ type autotuneView struct {
 
 // startTuningRig runs a controller on a 2-chip simulated board whose chips
 // report about 300 nonces a second, and returns it with its core.
-func startTuningRig(t *testing.T, extra ...string) (*controller, *core) {
+func startTuningRig(t testing.TB, extra ...string) (*controller, *core) {
 	t.Helper()
 	o, err := parseOptions([]string{"--board", "sim", "--sim-chips", "2"}, &syncBuffer{})
 	if err != nil {
@@ -47,13 +51,13 @@ func startTuningRig(t *testing.T, extra ...string) (*controller, *core) {
 	return c, core
 }
 
-func (c *controller) autotune(t *testing.T) autotuneView {
+func (c *controller) autotune(t testing.TB) autotuneView {
 	var v autotuneView
 	c.get(t, "/api/v1/autotune", &v)
 	return v
 }
 
-func (c *controller) runAutotune(t *testing.T, body string) autotuneView {
+func (c *controller) runAutotune(t testing.TB, body string) autotuneView {
 	t.Helper()
 	if code, b := c.send(t, "POST", "/api/v1/autotune", body); code != http.StatusAccepted {
 		t.Fatalf("start autotune: %d %s", code, b)
