@@ -49,13 +49,19 @@ const (
 	FanAuto = "auto"
 	// FanManual holds the fans at Percent.
 	FanManual = "manual"
+	// FanImmersion runs no fans (an immersion-cooled machine); the
+	// protection still watches the temperatures.
+	FanImmersion = "immersion"
 )
 
 // FanSetting is the fan policy.
 type FanSetting struct {
-	Mode    string  `json:"mode"`     // FanAuto or FanManual
+	Mode    string  `json:"mode"`     // FanAuto, FanManual or FanImmersion
 	TargetC float64 `json:"target_c"` // FanAuto: temperature to hold
 	Percent float64 `json:"percent"`  // FanManual: duty cycle, 0–100
+	// MinPercent and MaxPercent bound the automatic duty (0: 20 and 100).
+	MinPercent float64 `json:"min_percent,omitempty"`
+	MaxPercent float64 `json:"max_percent,omitempty"`
 }
 
 // BoardTuning is the operating point of one board, set for all its chains.

@@ -49,12 +49,17 @@ func checkFan(f FanSetting) error {
 		if f.TargetC < minFanTargetC || f.TargetC > maxFanTargetC {
 			return errorf(http.StatusBadRequest, "target_c must be from %d to %d °C", minFanTargetC, maxFanTargetC)
 		}
+		if f.MinPercent < 0 || f.MaxPercent < 0 || f.MinPercent > 100 || f.MaxPercent > 100 ||
+			(f.MaxPercent > 0 && f.MinPercent > f.MaxPercent) {
+			return errorf(http.StatusBadRequest, "min_percent and max_percent must be from 0 to 100, min below max")
+		}
 	case FanManual:
 		if f.Percent < 0 || f.Percent > 100 || f.Percent != f.Percent {
 			return errorf(http.StatusBadRequest, "percent must be from 0 to 100")
 		}
+	case FanImmersion:
 	default:
-		return errorf(http.StatusBadRequest, "mode must be %q or %q", FanAuto, FanManual)
+		return errorf(http.StatusBadRequest, "mode must be %q, %q or %q", FanAuto, FanManual, FanImmersion)
 	}
 	return nil
 }

@@ -103,18 +103,26 @@ func TestAutotuneFindsHiddenLimits(t *testing.T) {
 	b, _ := json.Marshal(v.Result)
 	t.Logf("result %s", b)
 
-	// After a restart the saved voltage and the tuned clocks come back.
+	// After a restart the fan policy, the saved voltage and the tuned
+	// clocks come back.
+	if code, b := c.send(t, "PUT", "/api/v1/tuning/fan", `{"mode":"manual","percent":55}`); code != http.StatusOK {
+		t.Fatalf("fan: %d %s", code, b)
+	}
 	if err := c.stop(); err != nil {
 		t.Fatal(err)
 	}
 	c, _ = startTuningRig(t, "--data", dir)
 	var tuning struct {
+		Fan struct {
+			Mode    string  `json:"mode"`
+			Percent float64 `json:"percent"`
+		} `json:"fan"`
 		Boards []struct {
 			VoltageMV float64 `json:"voltage_mv"`
 		} `json:"boards"`
 	}
 	c.get(t, "/api/v1/tuning", &tuning)
-	if len(tuning.Boards) != 1 || tuning.Boards[0].VoltageMV != 1300 {
+	if len(tuning.Boards) != 1 || tuning.Boards[0].VoltageMV != 1300 || tuning.Fan.Mode != "manual" || tuning.Fan.Percent != 55 {
 		t.Errorf("tuning after restart: %+v", tuning)
 	}
 	waitFor(t, 20*time.Second, "the tuned clocks re-applied", func() bool {

@@ -29,6 +29,10 @@ const simNoncesPerChip = 10
 // simRampStep is the pause between frequency steps on the simulated board.
 const simRampStep = 10 * time.Millisecond
 
+// simPollInterval is how often the simulated chains' chips are polled: a
+// chip that stops answering is noticed after three of them.
+const simPollInterval = time.Second
+
 // chipPlan is what every chip board shares: the chip model, the clock and
 // ticket difficulty, and where each chain's serial line is.
 type chipPlan struct {
@@ -39,7 +43,9 @@ type chipPlan struct {
 	difficulty float64       // ticket difficulty, 0 = driver default (256)
 	expected   int           // chips per chain, 0 = whatever answers
 	rampStep   time.Duration // 0 = the driver's pace for silicon
-	log        *slog.Logger
+	// pollInterval is the chips' liveness poll; 0 = the driver's default.
+	pollInterval time.Duration
+	log          *slog.Logger
 }
 
 func (p chipPlan) name() string { return p.kind }
@@ -76,6 +82,7 @@ func (p chipPlan) chainConfig(i int, open func() (bm13xx.Port, error), work *min
 		Work:          work,
 		Results:       results,
 		RampStep:      p.rampStep,
+		PollInterval:  p.pollInterval,
 		Log:           p.log.With("pkg", "bm13xx"),
 	}
 }
@@ -120,6 +127,7 @@ func (p simPlan) build(work *mining.Dispatcher, results func(mining.Result) erro
 	// Emulated PLLs lock at once: ramp in the same steps, without the
 	// pauses real silicon needs.
 	p.rampStep = simRampStep
+	p.pollInterval = simPollInterval
 	return &simHasher{plan: p, work: work, results: results}, nil
 }
 

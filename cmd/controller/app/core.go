@@ -211,6 +211,7 @@ func (c *core) run(ctx context.Context) error {
 	g.Go(func() error { return c.runHashers(ctx) })
 	g.Go(func() error { return c.fan.Run(ctx) })
 	g.Go(func() error { return c.guard.Run(ctx) })
+	g.Go(func() error { return c.watchChips(ctx) })
 	g.Go(func() error { return c.report(ctx) })
 	if c.proxy != nil {
 		c.log.Info("stratum proxy listening", "addr", c.stratum.Addr().String())

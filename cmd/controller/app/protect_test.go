@@ -107,6 +107,16 @@ func TestProtectionOnSimulatedFaults(t *testing.T) {
 		})
 	}
 
+	// A chip that drops out is reported and the chain mines on; it is
+	// reported again when it answers.
+	c.fault(t, "chip_dropout", 1)
+	waitFor(t, 10*time.Second, "chip 0 of chain 1 lost", func() bool { return c.hasEvent(t, "chip_lost") })
+	if st := c.chainStates(t); st[0] != "ok" || st[1] != "ok" {
+		t.Errorf("a chip dropout stopped a chain: %v", st)
+	}
+	c.fault(t, "", 0)
+	waitFor(t, 10*time.Second, "chip 0 of chain 1 back", func() bool { return c.hasEvent(t, "chip_back") })
+
 	// The chains mine again after the last recovery.
 	before := c.summary(t).Accepted
 	waitFor(t, 30*time.Second, "shares after recovery", func() bool { return c.summary(t).Accepted > before })
@@ -130,4 +140,18 @@ func TestProtectionOnSimulatedFaults(t *testing.T) {
 	if stops < 5 || restarts < 5 {
 		t.Errorf("protection events: %d stops, %d restarts, want at least 5 each: %+v", stops, restarts, evs.Events)
 	}
+}
+
+// hasEvent reports whether the event log holds an event of kind.
+func (c *controller) hasEvent(t testing.TB, kind string) bool {
+	var evs struct {
+		Events []struct{ Kind string } `json:"events"`
+	}
+	c.get(t, "/api/v1/events?limit=500", &evs)
+	for _, e := range evs.Events {
+		if e.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

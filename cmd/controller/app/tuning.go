@@ -67,7 +67,8 @@ func saveTuning(ctx context.Context, st *store.Store, t savedTuning) error {
 
 // fanPolicy converts the API's fan setting to the control loop's.
 func fanPolicy(f webui.FanSetting) control.FanPolicy {
-	return control.FanPolicy{Mode: f.Mode, TargetC: f.TargetC, Percent: f.Percent}
+	return control.FanPolicy{Mode: f.Mode, TargetC: f.TargetC, Percent: f.Percent,
+		MinPercent: f.MinPercent, MaxPercent: f.MaxPercent}
 }
 
 // tunablePlan is a board whose frequency and voltage can be set.

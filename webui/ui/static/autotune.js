@@ -139,11 +139,19 @@ export function createAutotuneCard() {
     }
   }
 
-  // send makes one change and shows the status it answers.
-  async function send(button, promise) {
+  // send makes one change and shows the status it answers. A run starts
+  // in the background: until the next read shows it, only Stop is offered.
+  async function send(button, promise, starting) {
     text(errEl, "");
     try {
-      render(await busy(button, promise));
+      const s = await busy(button, promise);
+      render(s);
+      if (starting && s && s.state !== "running") {
+        byId("autotune-start").disabled = true;
+        byId("autotune-resume").disabled = true;
+        byId("autotune-stop").disabled = false;
+        text(byId("autotune-message"), "Starting…");
+      }
     } catch (err) {
       if (err.status === 404) unsupported(err);
       else text(errEl, api.errorText(err));
@@ -157,7 +165,7 @@ export function createAutotuneCard() {
     if (error) return;
     if (!window.confirm("Start autotuning (" + MODES[body.mode] + ")? The chips are re-clocked one by one; " +
       "the hashrate dips while the run measures them.")) return;
-    send(byId("autotune-start"), api.post("/api/v1/autotune", body));
+    send(byId("autotune-start"), api.post("/api/v1/autotune", body), true);
   }
 
   function resume() {
@@ -166,7 +174,7 @@ export function createAutotuneCard() {
     if (error) return;
     if (status && status.mode) body.mode = status.mode;
     body.resume = true;
-    send(byId("autotune-resume"), api.post("/api/v1/autotune", body));
+    send(byId("autotune-resume"), api.post("/api/v1/autotune", body), true);
   }
 
   byId("autotune-form").addEventListener("submit", start);
