@@ -99,9 +99,11 @@ func TestProtectionOnSimulatedFaults(t *testing.T) {
 	} {
 		t.Run(tc.fault, func(t *testing.T) {
 			at := c.fault(t, tc.fault, tc.chain)
-			if took := c.waitStates(t, at, 20*time.Second, tc.want...); took > tc.deadline {
+			took := c.waitStates(t, at, 20*time.Second, tc.want...)
+			if took > tc.deadline {
 				t.Errorf("%s: protective stop after %v, want within %v", tc.fault, took, tc.deadline)
 			}
+			t.Logf("%s: stopped %v after the fault", tc.fault, took.Round(time.Millisecond))
 			c.fault(t, "", 0)
 			c.waitStates(t, time.Now(), 10*time.Second, "ok", "ok")
 		})
