@@ -106,9 +106,35 @@ func (t simTunable) PowerW() (float64, error) {
 
 func (t simTunable) Voltage() float64 { return t.h.setpointMV() }
 
-// SetVoltage changes the core voltage of every running chain and the
-// setpoint the protection checks against.
+// Core voltage changes are walked in steps of voltageStepMV, one per
+// voltageStepPause, so the chips never see a jump.
+const (
+	voltageStepMV    = 10
+	voltageStepPause = 2 * time.Millisecond
+)
+
+// SetVoltage walks the core voltage of every running chain, and the
+// setpoint the protection checks against, to mv.
 func (t simTunable) SetVoltage(mv float64) error {
+	v := t.h.setpointMV()
+	for v != mv {
+		if mv > v {
+			v = min(mv, v+voltageStepMV)
+		} else {
+			v = max(mv, v-voltageStepMV)
+		}
+		if err := t.setVoltageNow(v); err != nil {
+			return err
+		}
+		if v != mv {
+			time.Sleep(voltageStepPause)
+		}
+	}
+	return nil
+}
+
+// setVoltageNow sets the voltage in one go.
+func (t simTunable) setVoltageNow(mv float64) error {
 	t.h.mu.Lock()
 	defer t.h.mu.Unlock()
 	if t.h.board == nil {
@@ -214,6 +240,7 @@ func (c *core) runTuner(ctx context.Context, tuner *control.Tuner, done chan str
 		c.event(store.LevelInfo, "tuning", "autotune_done", fmt.Sprintf("autotuning done (%s): %.1f W, %.1f J/TH",
 			res.Mode, res.PowerW, res.JPerTH))
 	case ctx.Err() != nil:
+		c.saveTuneProgress(tuner.Progress())
 		c.event(store.LevelInfo, "tuning", "autotune_stopped", "autotuning stopped; it can be resumed")
 	default:
 		c.event(store.LevelWarn, "tuning", "autotune_failed", "autotuning failed: "+err.Error())

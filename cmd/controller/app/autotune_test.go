@@ -11,9 +11,10 @@ import (
 )
 
 type autotuneView struct {
-	State   string `json:"state"`
-	Message string `json:"message"`
-	Result  *struct {
+	State    string  `json:"state"`
+	Progress float64 `json:"progress"`
+	Message  string  `json:"message"`
+	Result   *struct {
 		Baseline *struct {
 			PowerW float64 `json:"power_w"`
 			JPerTH float64 `json:"j_per_th"`
@@ -157,7 +158,19 @@ func TestAutotunePowerTarget(t *testing.T) {
 	waitFor(t, 10*time.Second, "board running", func() bool { _, err := simTunable{h}.PowerW(); return err == nil })
 	start, _ := simTunable{h}.PowerW()
 	target := math.Round(start * 0.8)
-	v := c.runAutotune(t, `{"mode":"power_target","power_w":`+formatFloat(target)+`}`)
+	body := `{"mode":"power_target","power_w":` + formatFloat(target)
+	// Stopped part-way, then resumed from the saved progress.
+	if code, b := c.send(t, "POST", "/api/v1/autotune", body+`}`); code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", code, b)
+	}
+	waitFor(t, 30*time.Second, "a first measurement", func() bool { return c.autotune(t).Progress > 0 })
+	if code, b := c.send(t, "DELETE", "/api/v1/autotune", ""); code != http.StatusOK {
+		t.Fatalf("stop: %d %s", code, b)
+	}
+	if st := c.autotune(t); st.State != "stopped" {
+		t.Fatalf("after stop: %+v", st)
+	}
+	v := c.runAutotune(t, body+`,"resume":true}`)
 	got, _ := simTunable{h}.PowerW()
 	if off := math.Abs(got-target) / target; off > 0.03 {
 		t.Errorf("board power %.2f W, target %.0f W (%.1f %% off); result %+v", got, target, 100*off, v.Result)
