@@ -1,10 +1,13 @@
 package webui
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kilnfw/kiln/store"
 )
 
 // Page sizes of the event and share logs.
@@ -69,52 +72,54 @@ func next(n, limit int, lastID int64) *int64 {
 	return &lastID
 }
 
-// events serves GET /api/v1/events, newest first.
-func (s *Server) events(c *gin.Context) error {
+// readPage reads one page of a log, newest first, from ?limit= and
+// ?before=, and converts its rows; next is the cursor of the page after
+// it (nil at the end).
+func readPage[R, V any](c *gin.Context, s *Server, read func(context.Context, int64, int) ([]R, error),
+	view func(R) V, id func(R) int64) (out []V, nextBefore *int64, err error) {
 	if s.store == nil {
-		return errNoStore
+		return nil, nil, errNoStore
 	}
 	before, limit, err := pageArgs(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	evs, err := s.store.Events(c.Request.Context(), before, limit)
+	rows, err := read(c.Request.Context(), before, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = make([]V, len(rows))
+	for i, r := range rows {
+		out[i] = view(r)
+	}
+	if len(rows) > 0 {
+		nextBefore = next(len(rows), limit, id(rows[len(rows)-1]))
+	}
+	return out, nextBefore, nil
+}
+
+// events serves GET /api/v1/events, newest first.
+func (s *Server) events(c *gin.Context) error {
+	evs, nb, err := readPage(c, s, s.store.Events, func(e store.Event) EventView {
+		return EventView{ID: e.ID, Time: e.Time, Level: e.Level, Source: e.Source, Kind: e.Kind, Message: e.Message}
+	}, func(e store.Event) int64 { return e.ID })
 	if err != nil {
 		return err
 	}
-	out := eventPage{Events: make([]EventView, len(evs))}
-	for i, e := range evs {
-		out.Events[i] = EventView{ID: e.ID, Time: e.Time, Level: e.Level, Source: e.Source, Kind: e.Kind, Message: e.Message}
-	}
-	if len(evs) > 0 {
-		out.NextBefore = next(len(evs), limit, evs[len(evs)-1].ID)
-	}
-	return writeJSON(c, http.StatusOK, out)
+	return writeJSON(c, http.StatusOK, eventPage{Events: evs, NextBefore: nb})
 }
 
 // shares serves GET /api/v1/shares, newest first.
 func (s *Server) shares(c *gin.Context) error {
-	if s.store == nil {
-		return errNoStore
-	}
-	before, limit, err := pageArgs(c)
-	if err != nil {
-		return err
-	}
-	recs, err := s.store.SharesBefore(c.Request.Context(), before, limit)
-	if err != nil {
-		return err
-	}
-	out := sharePage{Shares: make([]ShareView, len(recs))}
-	for i, r := range recs {
-		out.Shares[i] = ShareView{ID: r.ID, Time: r.Time, Pool: r.Pool, Job: r.Job,
+	recs, nb, err := readPage(c, s, s.store.SharesBefore, func(r store.ShareRecord) ShareView {
+		return ShareView{ID: r.ID, Time: r.Time, Pool: r.Pool, Job: r.Job,
 			Difficulty: finite(r.Difficulty), ShareDifficulty: finite(r.ShareDifficulty),
 			Result: r.Result, Reason: r.Reason}
+	}, func(r store.ShareRecord) int64 { return r.ID })
+	if err != nil {
+		return err
 	}
-	if len(recs) > 0 {
-		out.NextBefore = next(len(recs), limit, recs[len(recs)-1].ID)
-	}
-	return writeJSON(c, http.StatusOK, out)
+	return writeJSON(c, http.StatusOK, sharePage{Shares: recs, NextBefore: nb})
 }
 
 // historyRanges are the ranges GET /api/v1/history offers, each with the
