@@ -217,6 +217,8 @@ func (s *Server) authedRoutes() []route {
 		{http.MethodGet, "/api/v1/system", s.system},
 		{http.MethodPost, "/api/v1/system/restart", s.restart},
 		{http.MethodPost, "/api/v1/system/reboot", s.reboot},
+		{http.MethodGet, "/api/v1/firmware", s.firmwareStatus},
+		{http.MethodPost, "/api/v1/firmware", s.uploadFirmware},
 		{http.MethodGet, "/api/v1/events", s.events},
 		{http.MethodGet, "/api/v1/shares", s.shares},
 		{http.MethodGet, "/api/v1/config", s.exportConfig},
