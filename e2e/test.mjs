@@ -225,6 +225,10 @@ async function hardware() {
     });
     if (res.status() === 200) {
       check(new RegExp(`set to ${want} MHz`).test(msg), "chip clock set, but the page says: " + msg);
+      await until(`chip 0 of chain 0 at ${want} MHz`, async () => {
+        const boards = JSON.parse((await api("GET", "/api/v1/boards")).body);
+        return boards[0].chains[0].chips[0].frequency_mhz === want;
+      }, 5000);
     } else {
       // Boards whose chips cannot be clocked one by one answer 404 with a reason.
       check(res.status() === 404 && /cannot be clocked/.test(msg), `PUT /api/v1/tuning/chips ${res.status()}, page says: ${msg}`);
@@ -250,7 +254,12 @@ async function tuning() {
     await go("dashboard", "view-dashboard");
     await until("the dashboard fan at 70 %", async () =>
       Number(await page.locator('[data-testid="fan-0-percent"]').getAttribute("data-value")) === 70, 10_000);
+    // Showing the page reloads the board forms: wait for the fresh ones
+    // before typing, or the reload would wipe what was typed.
+    const fills = Number(await page.locator("#board-forms").getAttribute("data-fills"));
     await go("tuning", "view-tuning");
+    await until("the board forms reloaded", async () =>
+      Number(await page.locator("#board-forms").getAttribute("data-fills")) > fills);
     const max = await page.locator("#board-0-frequency").getAttribute("max");
     check(max !== null && Number(max) > 0, "board 0 frequency input has no max from the limits");
     await page.fill("#board-0-frequency", String(Number(max) + 1000));
@@ -302,15 +311,18 @@ async function protection() {
     await go("dashboard", "view-dashboard");
     await until("the dashboard banner", async () => /Chain 0 stopped: fan stall/i.test(await textOf("#protection-banner-list")), 10_000);
     console.log(`     banner after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${await textOf("#protection-banner-list")}`);
+    await shot("12-dashboard-banner");
     await go("tuning", "view-tuning");
     await until("chain 0 stopped on the tuning page", async () => (await textOf('[data-testid="protection-state-0-0"]')) === "stopped", 5000);
     check(/fan/i.test(await textOf('#protection-body tr[data-key="0-0"]')), "no reason shown for the stop");
     await shot("09-protection");
     await go("system", "view-system");
-    await until("a protection event in the log", async () => {
+    await until("the stop in the event log", async () => {
       await page.click("#events-refresh");
-      const sources = await page.locator('#events-body [data-testid="event-source"]').allTextContents();
-      return sources.includes("protection") && sources.includes("sim");
+      const rows = await page.locator('#events-body [data-testid="event-row"]').evaluateAll((trs) =>
+        trs.map((tr) => tr.querySelector('[data-testid="event-source"]').textContent + " " + tr.textContent));
+      return rows.some((r) => r.startsWith("protection ") && /stopped: fan stall/.test(r)) &&
+        rows.some((r) => r.startsWith("sim ") && /fan_stall/.test(r));
     }, 5000);
     await shot("10-simulation");
   });
@@ -324,6 +336,74 @@ async function protection() {
     await go("dashboard", "view-dashboard");
     await until("the banner gone", async () => !(await visible("#protection-banner")), 5000);
     console.log(`     chain ok after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  await step("repeated stops lock the chain; Reset unlocks it", async () => {
+    await go("system", "view-system");
+    await page.selectOption("#sim-fault", "fan_stall");
+    const chainState = async () => JSON.parse((await api("GET", "/api/v1/protection")).body)[0].state;
+    const noFaults = async () => (await page.locator('[data-testid="sim-no-faults"]').count()) === 1;
+    let state = "";
+    for (let i = 0; i < 5 && state !== "locked"; i++) {
+      await page.click("#sim-inject");
+      state = await until("the chain to stop", async () => {
+        const s = await chainState();
+        return (s === "stopped" || s === "locked") && s;
+      }, 10_000);
+      await page.click("#sim-clear");
+      await until("no active faults", noFaults);
+      if (state === "locked") break;
+      state = await until("the chain to restart", async () => {
+        const s = await chainState();
+        return (s === "ok" || s === "locked") && s;
+      }, 10_000);
+    }
+    check(state === "locked", "the chain did not lock after 5 protective stops");
+    await go("dashboard", "view-dashboard");
+    await until("the locked banner", async () => /Chain 0 locked/.test(await textOf("#protection-banner-list")), 5000);
+    await go("tuning", "view-tuning");
+    await until("chain 0 locked on the tuning page", async () => (await textOf('[data-testid="protection-state-0-0"]')) === "locked", 5000);
+    await page.click('[data-testid="protection-reset-0-0"]'); // confirm() is accepted
+    await until("the unlock message", async () => /unlocked/.test(await textOf("#protection-status")), 5000);
+    await until("chain 0 ok after the reset", async () => (await textOf('[data-testid="protection-state-0-0"]')) === "ok", 10_000);
+    check((await page.locator('[data-testid="protection-reset-0-0"]').count()) === 0, "Reset button still shown");
+  });
+}
+
+// autotune starts a run from the tuning page, stops it, resumes it and
+// stops it again (a whole run takes minutes on the simulated board).
+async function autotune() {
+  const stateOf = () => page.locator("#autotune-state").getAttribute("data-state");
+  // is returns true when the run is in state want, else fails with what
+  // the page shows (which until reports on a timeout).
+  const is = (want) => async () => {
+    const s = await stateOf();
+    if (s !== want) throw new Error(`state ${s}: ${await textOf("#autotune-message")} ${await textOf("#autotune-error")}`);
+    return true;
+  };
+  const posted = () => page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/api/v1/autotune"), { timeout: 5000 });
+
+  await step("autotune: start, stop, resume", async () => {
+    await go("tuning", "view-tuning");
+    const state = await until("the autotune state", async () => stateOf());
+    check(state === "idle", `autotune state ${state} before any run, want idle`);
+    await page.selectOption("#autotune-mode", "efficiency");
+    await page.fill("#autotune-budget", "2");
+    const [start] = await Promise.all([posted(), page.click("#autotune-start")]);
+    const body = start.postDataJSON();
+    check(body.mode === "efficiency" && body.hw_error_budget === 0.02 && !body.resume, "start request: " + JSON.stringify(body));
+    await until("the run to be running", is("running"), 10_000);
+    check(await page.locator("#autotune-start").isDisabled(), "Start enabled while a run is going");
+    await until("progress above zero", async () => Number(await page.locator("#autotune-progress").evaluate((p) => p.value)) > 0, 15_000);
+    await shot("13-autotune");
+    await page.click("#autotune-stop");
+    await until("the run to be stopped", is("stopped"), 10_000);
+    check(!(await page.locator("#autotune-resume").isDisabled()), "Resume disabled on a stopped run");
+    const [resume] = await Promise.all([posted(), page.click("#autotune-resume")]);
+    check(resume.postDataJSON().resume === true && resume.postDataJSON().mode === "efficiency", "resume request: " + resume.postData());
+    await until("the run to be running again", is("running"), 10_000);
+    await page.click("#autotune-stop");
+    await until("the run to be stopped again", is("stopped"), 10_000);
   });
 }
 
@@ -432,6 +512,7 @@ async function main() {
       await system();
       await phone(browser, await ctx.storageState());
       await protection();
+      await autotune();
       check(problems.length === 0, "errors in the page:\n  " + problems.join("\n  "));
     } catch (err) {
       await page.screenshot({ path: join(SHOTS, "failure.png"), fullPage: true }).catch(() => {});

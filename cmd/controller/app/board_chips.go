@@ -146,6 +146,8 @@ type simHasher struct {
 	runs []chainRun
 	// voltageMV overrides the plan's core voltage (autotuning); 0: none.
 	voltageMV float64
+	// startedAt is when the board came up.
+	startedAt time.Time
 }
 
 func (h *simHasher) Run(ctx context.Context) error {
@@ -174,6 +176,7 @@ func (h *simHasher) Run(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.board, h.chains, h.ctx, h.runs = board, chains, ctx, make([]chainRun, len(chains))
+	h.startedAt = time.Now()
 	h.mu.Unlock()
 	h.plan.log.Info("simulated board started", "chip", h.plan.model.Name, "chains", h.plan.chains,
 		"chips_per_chain", h.plan.chips, "serial", board.SerialPaths(), "chip_difficulty", h.plan.difficulty)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"periph.io/x/conn/v3/physic"
 
@@ -46,10 +47,21 @@ type simHasherView struct {
 	i int
 }
 
+// sensorWarmUp is how long after a board starts its temperatures are not
+// judged: a fresh board starts cold, which must not read as a sensor that
+// jumped.
+const sensorWarmUp = time.Second
+
 func (h *simHasher) temperature(i int) (float64, error) {
 	v, err := h.running(i)
 	if err != nil {
 		return 0, err
+	}
+	h.mu.Lock()
+	young := time.Since(h.startedAt) < sensorWarmUp
+	h.mu.Unlock()
+	if young {
+		return 0, control.ErrUnsupported
 	}
 	t, err := v.h.board.TempSensor(i).Temperature()
 	if err != nil {
@@ -213,7 +225,7 @@ func (p plant) Start(i int) error {
 
 // protectionEvent stores a guard transition in the event log.
 func (c *core) protectionEvent(e control.Event) {
-	c.event(e.Level, "protection", e.Kind, fmt.Sprintf("chain %d: %s", e.Chain, e.Message))
+	c.event(e.Level, "protection", e.Kind, e.Message)
 }
 
 // ProtectionState implements webui.Protection.

@@ -71,6 +71,7 @@ export function createTuning(ctx) {
     byId("fan-percent").value = typeof f.percent === "number" ? String(Math.round(f.percent)) : "";
   }
 
+  let fills = 0;
   function fillBoards(boards) {
     const forms = byId("board-forms");
     if (boards.length === 0) {
@@ -78,6 +79,8 @@ export function createTuning(ctx) {
     } else {
       forms.replaceChildren(...boards.map(boardForm));
     }
+    // Counts the rebuilds, so a script can wait for fresh forms.
+    forms.dataset.fills = String(++fills);
   }
 
   async function load() {
