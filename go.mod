@@ -3,6 +3,7 @@ module github.com/kilnfw/kiln
 go 1.26.0
 
 require (
+	aead.dev/minisign v0.3.0
 	github.com/creack/pty v1.1.24
 	github.com/gin-gonic/gin v1.12.0
 	github.com/google/go-cmp v0.7.0

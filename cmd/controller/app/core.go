@@ -59,6 +59,7 @@ type core struct {
 	workers workerBook
 	fan     *control.FanLoop
 	guard   *control.Guard
+	upgrade upgrader
 
 	// mgr is the pool manager in service; poolsChanged asks runPools to
 	// replace it, restartHash asks runHashers to rebuild the hasher.
@@ -136,6 +137,7 @@ func newCore(ctx context.Context, cfg coreConfig) (*core, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.upgrade = newUpgrader(c.opts, c.board, c)
 	c.guard, err = control.NewGuard(control.GuardConfig{Plant: plant{c}, OnEvent: c.protectionEvent,
 		Limits: control.Limits{RecoverAfter: c.opts.recoverAfter},
 		Log:    cfg.log.With("pkg", "protection")})
@@ -212,6 +214,7 @@ func (c *core) run(ctx context.Context) error {
 	g.Go(func() error { return c.fan.Run(ctx) })
 	g.Go(func() error { return c.guard.Run(ctx) })
 	g.Go(func() error { return c.watchChips(ctx) })
+	g.Go(func() error { return c.bootFirmware(ctx) })
 	g.Go(func() error { return c.report(ctx) })
 	if c.proxy != nil {
 		c.log.Info("stratum proxy listening", "addr", c.stratum.Addr().String())

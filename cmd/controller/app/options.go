@@ -46,6 +46,10 @@ type options struct {
 	cgminerAllow  string
 	metricsPublic bool
 	recoverAfter  time.Duration
+	slots         string
+	firmwareKey   string
+	firmwareBoard string
+	healthTimeout time.Duration
 
 	stratumListen  string
 	proxyWorkers   []string
@@ -66,6 +70,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cgminerAPI, "cgminer-api", ":4028", `address of the cgminer-compatible API ("" turns it off)`)
 	fs.StringVar(&o.cgminerAllow, "cgminer-allow", "", "cgminer API access list, [W:|R:]addr[/prefix],... (default: read-only for all, privileged from loopback)")
 	fs.BoolVar(&o.metricsPublic, "metrics-public", false, "serve /metrics without authentication")
+	fs.StringVar(&o.slots, "slots", "", "directory of the A/B firmware slots (default DATA/slots)")
+	fs.StringVar(&o.firmwareKey, "firmware-key", defaultFirmwareKey, "public key (minisign format) firmware images must be signed with")
+	fs.StringVar(&o.firmwareBoard, "firmware-board", "", "board name firmware images must list (default: the board kind)")
+	fs.DurationVar(&o.healthTimeout, "health-timeout", 5*time.Minute, "how long a freshly upgraded slot has to start mining before it is rolled back")
 	fs.DurationVar(&o.recoverAfter, "recover-after", 10*time.Second, "how long the cause of a protective stop must stay cleared before the chain restarts")
 	fs.StringVar(&o.board, "board", "auto", "hashing hardware: auto (detect, else sim), sim, cpu, usb or a board profile name")
 	fs.StringVar(&o.chip, "chip", "", "chip model for usb and sim boards: BM1397, BM1366, BM1368 or BM1370")
