@@ -9,9 +9,16 @@ LDFLAGS := -X github.com/kilnfw/kiln/cmd/controller/app.Version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 15s
 
-.PHONY: all build run test e2e bench lint fuzz tidy-check clean
+.PHONY: all build run test e2e firmware bench lint fuzz tidy-check clean
 
 all: build
+
+# Cross builds for the control boards, their qemu checks and the disk image.
+include firmware.mk
+
+# ARM binaries (arm, arm64) and a signed upgrade image for each.
+firmware: firmware-bins
+	scripts/firmware-image.sh $(FIRMWARE_ARCHS)
 
 # go-sqlite3 needs a C compiler; scripts/deps.sh installs what a fresh
 # machine lacks and does nothing when everything is there.

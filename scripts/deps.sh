@@ -3,13 +3,59 @@
 # Debian machine: a C compiler for go-sqlite3 (cgo), and qemu-user to run the
 # arm64 kernel tests the control boards depend on. Quiet and quick when
 # everything is present.
+#
+# Modes:
+#   (none)    a native C compiler
+#   test      + qemu-user
+#   firmware  + the ARMv7 (hard float) and arm64 cross compilers with their
+#               C libraries, qemu-user, curl, and BusyBox to run the image's
+#               init scripts in its own shell (make firmware-bins,
+#               firmware-test-qemu)
+#   image     + genimage, squashfs-tools, mtools, dosfstools, e2fsprogs, fdisk
+#               (scripts/disk-image.sh)
 set -euo pipefail
 need=()
-command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
-if [ "${1:-}" = test ]; then
-  command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
-fi
+# want adds packages when a command or file is missing.
+want() {
+  local probe=$1
+  shift
+  case $probe in
+  /*) [ -e "$probe" ] || need+=("$@") ;;
+  *) command -v "$probe" >/dev/null 2>&1 || need+=("$@") ;;
+  esac
+}
+want gcc gcc libc6-dev
+case "${1:-}" in
+test)
+  want qemu-aarch64 qemu-user
+  ;;
+firmware)
+  want arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
+  want /usr/arm-linux-gnueabihf/include/stdio.h libc6-dev-armhf-cross
+  want aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+  want /usr/aarch64-linux-gnu/include/stdio.h libc6-dev-arm64-cross
+  want qemu-aarch64 qemu-user
+  want qemu-arm qemu-user
+  want curl curl
+  want busybox busybox
+  ;;
+image)
+  want genimage genimage
+  want mksquashfs squashfs-tools
+  want mcopy mtools
+  want mkfs.vfat dosfstools
+  want mkfs.ext4 e2fsprogs
+  want sfdisk fdisk
+  ;;
+"") ;;
+*)
+  echo "deps: unknown mode ${1} (want: test, firmware or image)" >&2
+  exit 2
+  ;;
+esac
 if [ ${#need[@]} -gt 0 ]; then
+  # One package may be wanted twice (qemu-user): install each once.
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "deps: installing ${need[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -46,7 +46,7 @@ func (c *Chain) mineLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			c.mineChip(i, now)
+			c.mineChip(ctx, i, now)
 		}
 	}
 }
@@ -85,8 +85,9 @@ func (c *Chain) accrue(ch *chip, now time.Time) {
 	}
 }
 
-// mineChip refills chip i's bucket up to now and spends it.
-func (c *Chain) mineChip(i int, now time.Time) {
+// mineChip refills chip i's bucket up to now and spends it, stopping early
+// when ctx ends (a slow host may need long to spend a bucket).
+func (c *Chain) mineChip(ctx context.Context, i int, now time.Time) {
 	c.mu.Lock()
 	ch := c.chips[i]
 	c.accrue(ch, now)
@@ -111,6 +112,9 @@ func (c *Chain) mineChip(i int, now time.Time) {
 			ch.tokens -= cost
 		}
 		c.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
 		c.mu.Lock()
 		if !ch.hashing() {
 			c.mu.Unlock()
