@@ -26,6 +26,7 @@ build:
 	@scripts/deps.sh
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/controller
 	$(GO) build -trimpath -o bin/stratum-load ./cmd/stratum-load
+	$(GO) build -trimpath -o bin/kiln-image ./cmd/kiln-image
 
 # Mines on the simulated board (or real hardware when detected) to the
 # embedded demo pool; the web UI is on http://$(HTTP)/ and asks for an admin

@@ -123,6 +123,22 @@ fi
 if grep -q -- '-recover-after' <<<"$HELP"; then
 	EXTRA+=(--recover-after 1s)
 fi
+# A signing key of this run, and two images for the firmware card: one
+# signed for the simulated board, one signed by another key.
+IMAGE_TOOL="$ROOT/bin/kiln-image"
+FW_GOOD="" FW_FOREIGN=""
+if [ -x "$IMAGE_TOOL" ] && grep -q -- '-firmware-key' <<<"$HELP"; then
+	printf 'kiln e2e payload\n' >"$TMP/payload.txt"
+	tar -C "$TMP" -cf "$TMP/bundle.tar" payload.txt
+	env -u KILN_SIGN_PASSWORD "$IMAGE_TOOL" keygen -p "$TMP/fw.pub" -s "$TMP/fw.key" >/dev/null
+	env -u KILN_SIGN_PASSWORD "$IMAGE_TOOL" keygen -p "$TMP/other.pub" -s "$TMP/other.key" >/dev/null
+	"$IMAGE_TOOL" build --payload "$TMP/bundle.tar" --kind bundle --version 99.0.0 --board sim \
+		--key "$TMP/fw.key" -o "$TMP/good.kimg" >/dev/null
+	"$IMAGE_TOOL" build --payload "$TMP/bundle.tar" --kind bundle --version 99.0.0 --board sim \
+		--key "$TMP/other.key" -o "$TMP/foreign.kimg" >/dev/null
+	EXTRA+=(--firmware-key "$TMP/fw.pub")
+	FW_GOOD="$TMP/good.kimg" FW_FOREIGN="$TMP/foreign.kimg"
+fi
 env -u KILN_ADMIN_PASSWORD "$BIN" --data "$TMP/data" --http "127.0.0.1:$HTTP_PORT" --board sim \
 	"${EXTRA[@]}" >"$TMP/controller.log" 2>&1 &
 PIDS+=($!)
@@ -133,6 +149,7 @@ echo "e2e: controller on http://127.0.0.1:$HTTP_PORT, demo pool on 127.0.0.1:$PO
 # ---- the browser test ----------------------------------------------------------
 
 KILN_URL="http://127.0.0.1:$HTTP_PORT" \
+	KILN_FW_GOOD="$FW_GOOD" KILN_FW_FOREIGN="$FW_FOREIGN" \
 	KILN_POOL_URL="stratum+tcp://127.0.0.1:$POOL_PORT" \
 	KILN_SCREENSHOTS="$E2E/screenshots" \
 	KILN_CHROMIUM="$CHROMIUM" \

@@ -417,6 +417,20 @@ async function system() {
     if (!canReboot) check((await textOf("#reboot-note")).length > 10, "reboot disabled without explanation");
   });
 
+  await step("firmware: a foreign image is refused, a signed one is written", async () => {
+    const good = process.env.KILN_FW_GOOD, foreign = process.env.KILN_FW_FOREIGN;
+    check(Boolean(good && foreign), "run.sh made no test images (bin/kiln-image missing?)");
+    await until("the firmware card", async () => (await textOf("#fw-running")) !== "–");
+    await page.setInputFiles("#fw-file", foreign);
+    await page.click("#fw-upload");
+    await until("the refusal", async () => /signature|key/i.test(await textOf("#fw-status")));
+    await page.setInputFiles("#fw-file", good);
+    await page.click("#fw-upload");
+    await until("the image written", async () => /written to slot b/.test(await textOf("#fw-status")));
+    await until("the pending slot", async () => /reboot to try it/i.test(await textOf("#fw-state")));
+    await shot("14-firmware");
+  });
+
   await step("API token: create, use, revoke", async () => {
     await page.fill("#token-name", "e2e");
     await page.click("#token-create");

@@ -57,7 +57,10 @@ async function errorFromResponse(res) {
 async function send(method, path, body, extraHeaders) {
   const headers = { Accept: "application/json", ...extraHeaders };
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    headers["Content-Type"] = "application/octet-stream";
+    init.body = body;
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

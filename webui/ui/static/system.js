@@ -5,6 +5,7 @@
 import * as api from "./api.js";
 import { badge, busy, el, emptyRow, labelCells, text } from "./dom.js";
 import { formatDifficulty, formatDuration, formatTime } from "./format.js";
+import { createFirmware } from "./firmware.js";
 import { createSimulation } from "./simulation.js";
 
 const byId = (id) => document.getElementById(id);
@@ -84,6 +85,7 @@ export function createSystem(ctx) {
   let shownToken = null; // id of the token whose secret is on screen
   const loadEvents = pagedLog("events", "Event log", 5, eventRow);
   const simulation = createSimulation(() => loadEvents());
+  const firmware = createFirmware();
   const loadShares = pagedLog("shares", "Share log", 6, shareRow);
 
   function renderInfo() {
@@ -254,6 +256,7 @@ export function createSystem(ctx) {
     show() {
       hideToken();
       loadInfo();
+      firmware.show();
       simulation.show(ctx.latest());
       loadEvents();
       loadShares();
