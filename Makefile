@@ -16,6 +16,9 @@ all: build
 # Cross builds for the control boards, their qemu checks and the disk image.
 include firmware.mk
 
+# The OpenCL backend (build tag opencl): build-gpu, test-gpu, bench-gpu.
+include gpu.mk
+
 # ARM binaries (arm, arm64) and a signed upgrade image for each.
 firmware: firmware-bins
 	scripts/firmware-image.sh $(FIRMWARE_ARCHS)

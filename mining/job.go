@@ -31,9 +31,12 @@ type Job struct {
 	Extranonce2Size int
 	// VersionMask is the negotiated BIP 310 mask; 0 disables rolling.
 	VersionMask uint32
+	// Algo is the proof-of-work algorithm of the pool that issued the job;
+	// the zero value is SHA256d.
+	Algo Algorithm
 	// Difficulty is the share difficulty that applies to this job.
 	Difficulty float64
-	// ShareTarget is TargetFromDifficulty(Difficulty).
+	// ShareTarget is Algo.TargetFromDifficulty(Difficulty).
 	ShareTarget Target
 
 	// Pool is the index of the pool that issued the job and Session the

@@ -42,9 +42,11 @@ type Share struct {
 	// Version is the full rolled header version; VersionBits is
 	// Version & Job.VersionMask, the 6th mining.submit parameter.
 	Version, VersionBits uint32
-	// Hash is the header's SHA-256d in internal byte order.
+	// Hash is the header's proof-of-work hash (the job's algorithm) in
+	// internal byte order.
 	Hash [32]byte
-	// Difficulty is the share difficulty the hash achieved.
+	// Difficulty is the share difficulty the hash achieved, on the job
+	// algorithm's scale.
 	Difficulty float64
 	Found      time.Time
 	Unit       int
@@ -63,7 +65,8 @@ type ValidatorStats struct {
 // each of two generations.
 const dupWindow = 4096
 
-// Validator re-verifies every result with SHA-256d on the host. It is safe
+// Validator re-verifies every result on the host with its job's
+// proof-of-work algorithm. It is safe
 // for concurrent use.
 type Validator struct {
 	now      func() time.Time
@@ -102,7 +105,7 @@ func (v *Validator) Check(r Result) (*Share, error) {
 	hdr := w.Header
 	hdr[0], hdr[1], hdr[2], hdr[3] = byte(version), byte(version>>8), byte(version>>16), byte(version>>24)
 	hdr[76], hdr[77], hdr[78], hdr[79] = byte(r.Nonce), byte(r.Nonce>>8), byte(r.Nonce>>16), byte(r.Nonce>>24)
-	hash := Sha256d(hdr[:])
+	hash := w.Job.Algo.PoWHash(hdr[:])
 	if !r.Target.Meets(&hash) {
 		v.hwErrors.Add(1)
 		return nil, ErrHardware
@@ -133,7 +136,7 @@ func (v *Validator) Check(r Result) (*Share, error) {
 		Version:     version,
 		VersionBits: version & w.Job.VersionMask,
 		Hash:        hash,
-		Difficulty:  HashDifficulty(&hash),
+		Difficulty:  w.Job.Algo.HashDifficulty(&hash),
 		Found:       now,
 		Unit:        r.Unit,
 	}, nil

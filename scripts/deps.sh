@@ -13,6 +13,9 @@
 #               firmware-test-qemu)
 #   image     + genimage, squashfs-tools, mtools, dosfstools, e2fsprogs, fdisk
 #               (scripts/disk-image.sh)
+#   gpu       + the OpenCL headers, the ICD loader to link against and PoCL,
+#               an OpenCL implementation on the host CPU (make build-gpu,
+#               test-gpu, bench-gpu)
 set -euo pipefail
 need=()
 # want adds packages when a command or file is missing.
@@ -47,9 +50,16 @@ image)
   want mkfs.ext4 e2fsprogs
   want sfdisk fdisk
   ;;
+gpu)
+  want /usr/include/CL/cl.h opencl-headers
+  # The loader's link-time library lives in a multiarch directory.
+  for pkg in ocl-icd-opencl-dev pocl-opencl-icd; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
+  done
+  ;;
 "") ;;
 *)
-  echo "deps: unknown mode ${1} (want: test, firmware or image)" >&2
+  echo "deps: unknown mode ${1} (want: test, firmware, image or gpu)" >&2
   exit 2
   ;;
 esac

@@ -85,6 +85,9 @@ var migrations = []string{
 		created_ns   INTEGER NOT NULL,
 		last_used_ns INTEGER NOT NULL DEFAULT 0
 	);`,
+
+	// 4: each pool's proof-of-work algorithm; '' is sha256d.
+	`ALTER TABLE pools ADD COLUMN algo TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the PRAGMA user_version of a database this program has

@@ -19,12 +19,15 @@ type Pool struct {
 	User, Password string
 	// Enabled is false for a pool kept in the list but not used.
 	Enabled bool
+	// Algo is the pool's proof-of-work algorithm name ("sha256d",
+	// "scrypt"); empty means sha256d. The store keeps it as given.
+	Algo string
 }
 
 // Pools returns the configured pools in priority order (lower Priority
 // first, then lower ID).
 func (s *Store) Pools(ctx context.Context) ([]Pool, error) {
-	const q = `SELECT id, priority, url, user, password, enabled
+	const q = `SELECT id, priority, url, user, password, enabled, algo
 		FROM pools ORDER BY priority, id`
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
@@ -34,7 +37,7 @@ func (s *Store) Pools(ctx context.Context) ([]Pool, error) {
 	var pools []Pool
 	for rows.Next() {
 		var p Pool
-		if err := rows.Scan(&p.ID, &p.Priority, &p.URL, &p.User, &p.Password, &p.Enabled); err != nil {
+		if err := rows.Scan(&p.ID, &p.Priority, &p.URL, &p.User, &p.Password, &p.Enabled, &p.Algo); err != nil {
 			return nil, fmt.Errorf("store: pools: %w", err)
 		}
 		pools = append(pools, p)
@@ -59,14 +62,14 @@ func (s *Store) ReplacePools(ctx context.Context, pools []Pool) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM pools"); err != nil {
 		return fmt.Errorf("store: replace pools: %w", err)
 	}
-	const q = `INSERT INTO pools (id, priority, url, user, password, enabled)
-		VALUES (?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO pools (id, priority, url, user, password, enabled, algo)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	for i, p := range pools {
 		var id any // NULL lets SQLite pick a fresh id
 		if p.ID != 0 {
 			id = p.ID
 		}
-		if _, err := tx.ExecContext(ctx, q, id, p.Priority, p.URL, p.User, p.Password, p.Enabled); err != nil {
+		if _, err := tx.ExecContext(ctx, q, id, p.Priority, p.URL, p.User, p.Password, p.Enabled, p.Algo); err != nil {
 			return fmt.Errorf("store: replace pools: pool %d (%s): %w", i, p.URL, err)
 		}
 	}

@@ -22,7 +22,7 @@ func TestPoolsOrderAndIDs(t *testing.T) {
 		{Priority: 2, URL: "stratum+tcp://c.example:3333", User: "w.c", Password: "x", Enabled: true},
 		{Priority: 0, URL: "stratum+tcp://a.example:3333", User: "w.a", Password: "p@ss:word", Enabled: true},
 		{Priority: 1, URL: "stratum+tcp://b1.example:3333", User: "w.b1", Enabled: false},
-		{Priority: 1, URL: "stratum+tcp://b2.example:3333", User: "w.b2", Enabled: true},
+		{Priority: 1, URL: "stratum+tcp://b2.example:3333", User: "w.b2", Enabled: true, Algo: "scrypt"},
 	}
 	if err := s.ReplacePools(ctx, in); err != nil {
 		t.Fatal(err)

@@ -66,6 +66,9 @@ type ClientConfig struct {
 	User, Password string
 	// Index is stamped on every job as mining.Job.Pool and on every event.
 	Index int
+	// Algo is the pool's proof-of-work algorithm, stamped on every job;
+	// empty is SHA256d.
+	Algo mining.Algorithm
 	// UserAgent is sent in mining.subscribe and client.get_version replies.
 	UserAgent string
 	// SuggestDifficulty, when > 0, is sent as mining.suggest_difficulty

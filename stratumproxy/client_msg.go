@@ -132,7 +132,8 @@ func (cc *clientConn) onNotify(ctx context.Context, m *Message) error {
 		cc.c.log.Debug("ignoring mining.notify before the subscribe reply", "job", truncate(n.JobID))
 		return nil
 	}
-	target, err := mining.TargetFromDifficulty(cc.diff)
+	algo := cc.c.cfg.Algo.Canonical()
+	target, err := algo.TargetFromDifficulty(cc.diff)
 	if err != nil {
 		return fmt.Errorf("stratum: difficulty %v: %w", cc.diff, err)
 	}
@@ -149,6 +150,7 @@ func (cc *clientConn) onNotify(ctx context.Context, m *Message) error {
 		Extranonce1:     cc.en1,
 		Extranonce2Size: cc.en2Size,
 		VersionMask:     cc.jobMask(),
+		Algo:            algo,
 		Difficulty:      cc.diff,
 		ShareTarget:     target,
 		Pool:            cc.c.cfg.Index,

@@ -23,10 +23,6 @@ const (
 	demoBranches    = 3
 )
 
-// demoNBits is network difficulty 1 (1d00ffff): low enough that a CPU finds
-// a "block" now and then, which the server counts in ServerStats.Blocks.
-var demoNBits = mining.NBitsFromTarget(mining.Diff1Target())
-
 // demoPayScript is a P2WPKH output script to a dummy key hash.
 var demoPayScript = append([]byte{0x00, 0x14}, demoBytes(0x4b, 20)...)
 
@@ -47,13 +43,21 @@ type DemoSource struct {
 	mu      sync.Mutex
 	started bool
 	height  uint32
+	nbits   uint32
 	prev    [32]byte
 	jobs    uint64
 }
 
-// NewDemoSource returns a demo template that starts a new block on its
-// first job.
-func NewDemoSource() *DemoSource { return &DemoSource{height: demoStartHeight} }
+// NewDemoSource returns a SHA256d demo template that starts a new block on
+// its first job.
+func NewDemoSource() *DemoSource { return NewDemoSourceFor(mining.SHA256d) }
+
+// NewDemoSourceFor returns a demo template for algo: its nbits is that
+// algorithm's difficulty 1, so a CPU finds a "block" now and then either
+// way.
+func NewDemoSourceFor(algo mining.Algorithm) *DemoSource {
+	return &DemoSource{height: demoStartHeight, nbits: mining.NBitsFromTarget(algo.Diff1Target())}
+}
 
 // Job builds the next demo job; ntime is req.Now.
 func (d *DemoSource) Job(req JobRequest) (Notify, error) {
@@ -81,7 +85,7 @@ func (d *DemoSource) Job(req JobRequest) (Notify, error) {
 		Coinb2:   cb2,
 		Branches: demoMerkleBranch(d.height, d.jobs),
 		Version:  demoVersion,
-		NBits:    demoNBits,
+		NBits:    d.nbits,
 		NTime:    uint32(req.Now.Unix()),
 		Clean:    clean,
 	}, nil

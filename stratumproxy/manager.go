@@ -43,6 +43,9 @@ type PoolConfig struct {
 	URL string
 	// User and Password override the URL's userinfo when not empty.
 	User, Password string
+	// Algo is the pool's proof-of-work algorithm; empty is SHA256d. It
+	// sets the jobs' Algo and the scale of the pool's share difficulty.
+	Algo mining.Algorithm
 }
 
 // ManagerConfig configures a Manager. Zero durations and counts take the
@@ -188,7 +191,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	}
 	for i, pc := range cfg.Pools {
 		c, err := NewClient(ClientConfig{
-			URL: pc.URL, User: pc.User, Password: pc.Password, Index: i,
+			URL: pc.URL, User: pc.User, Password: pc.Password, Index: i, Algo: pc.Algo,
 			UserAgent: cfg.UserAgent, SuggestDifficulty: cfg.SuggestDifficulty,
 			IdleTimeout: cfg.IdleTimeout, DialTimeout: cfg.DialTimeout,
 			SubmitTimeout: cfg.SubmitTimeout, BackoffBase: cfg.BackoffBase,

@@ -48,8 +48,11 @@ const (
 
 // ServerConfig configures a Server. Zero values take the defaults above.
 type ServerConfig struct {
-	// Source supplies the jobs; nil uses a fresh DemoSource.
+	// Source supplies the jobs; nil uses a fresh DemoSource for Algo.
 	Source JobSource
+	// Algo is the proof-of-work algorithm shares are checked with and the
+	// scale of Difficulty; empty is SHA256d.
+	Algo mining.Algorithm
 	// Difficulty is the share difficulty sent to every miner (default
 	// DemoDifficulty).
 	Difficulty float64
@@ -199,8 +202,12 @@ func newServer(cfg ServerConfig) (*Server, error) {
 }
 
 func (c *ServerConfig) fill() error {
+	if !c.Algo.Known() {
+		return fmt.Errorf("stratum server: %w %q", mining.ErrUnknownAlgorithm, string(c.Algo))
+	}
+	c.Algo = c.Algo.Canonical()
 	if c.Source == nil {
-		c.Source = NewDemoSource()
+		c.Source = NewDemoSourceFor(c.Algo)
 	}
 	if c.Difficulty == 0 {
 		c.Difficulty = DemoDifficulty

@@ -294,12 +294,13 @@ func (c *srvConn) checkSubmit(m *Message) (ServerShare, *srvJob, error) {
 	view.Extranonce2Size = c.s.cfg.Extranonce2Size
 	view.VersionMask = c.mask
 	view.Difficulty = c.diff
+	view.Algo = c.s.cfg.Algo
 	if d, ok := c.jobDiff[view.ID]; ok {
 		view.Difficulty = min(d, c.diff)
 	}
 	c.mu.Unlock()
 
-	t, err := mining.TargetFromDifficulty(view.Difficulty)
+	t, err := view.Algo.TargetFromDifficulty(view.Difficulty)
 	if err != nil {
 		return ServerShare{}, nil, Reject(ErrOther, "no share difficulty")
 	}

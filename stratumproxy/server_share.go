@@ -24,8 +24,8 @@ type ServerShare struct {
 	// Version is the header version hashed; VersionBits the submitted
 	// rolled bits (0 without rolling).
 	Version, VersionBits uint32
-	// Header is the rebuilt 80-byte block header and Hash its SHA-256d in
-	// internal byte order.
+	// Header is the rebuilt 80-byte block header and Hash its
+	// proof-of-work hash (the job's algorithm) in internal byte order.
 	Header [80]byte
 	Hash   [32]byte
 	// Difficulty is what the hash achieved; Target the share difficulty
@@ -61,7 +61,7 @@ func ValidateShare(j *mining.Job, s Submit, now time.Time) (ServerShare, error) 
 	}
 	target := j.ShareTarget
 	if target == (mining.Target{}) {
-		t, err := mining.TargetFromDifficulty(j.Difficulty)
+		t, err := j.Algo.TargetFromDifficulty(j.Difficulty)
 		if err != nil {
 			return ServerShare{}, Reject(ErrOther, "no share difficulty")
 		}
@@ -79,14 +79,14 @@ func ValidateShare(j *mining.Job, s Submit, now time.Time) (ServerShare, error) 
 		Target:      j.Difficulty,
 	}
 	if !(sh.Target > 0) {
-		sh.Target = target.Difficulty()
+		sh.Target = target.Difficulty() * j.Algo.DifficultyFactor()
 	}
 	sh.Header = j.Header(j.MerkleRoot(s.Extranonce2), version, s.NTime, s.Nonce)
-	sh.Hash = mining.Sha256d(sh.Header[:])
+	sh.Hash = j.Algo.PoWHash(sh.Header[:])
 	if !target.Meets(&sh.Hash) {
 		return ServerShare{}, Reject(ErrLowDifficulty, "low difficulty share")
 	}
-	sh.Difficulty = mining.HashDifficulty(&sh.Hash)
+	sh.Difficulty = j.Algo.HashDifficulty(&sh.Hash)
 	if nt, err := mining.TargetFromNBits(j.NBits); err == nil {
 		sh.Block = nt.Meets(&sh.Hash)
 	}

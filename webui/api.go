@@ -41,8 +41,10 @@ type Pool struct {
 	URL      string `json:"url"`
 	User     string `json:"user"`
 	Enabled  bool   `json:"enabled"`
-	Status   string `json:"status"` // "active", "standby", "connecting", "dead", "disabled"
-	Active   bool   `json:"active"`
+	// Algo is the pool's proof-of-work algorithm ("sha256d", "scrypt").
+	Algo   string `json:"algo,omitempty"`
+	Status string `json:"status"` // "active", "standby", "connecting", "dead", "disabled"
+	Active bool   `json:"active"`
 	// Demo marks the embedded demo pool, mined when no pool is configured.
 	Demo             bool              `json:"demo,omitempty"`
 	Difficulty       float64           `json:"difficulty"`

@@ -24,6 +24,9 @@ type PoolSetting struct {
 	// returns it. An empty Password on an update keeps the saved one.
 	Password string `json:"password,omitempty"`
 	Enabled  bool   `json:"enabled"`
+	// Algo is the pool's proof-of-work algorithm, "sha256d" or "scrypt";
+	// empty (and absent in older exports) means sha256d.
+	Algo string `json:"algo,omitempty"`
 }
 
 // PoolTest is the outcome of a trial connection to a pool: subscribe,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/stratumproxy"
 )
 
@@ -26,11 +27,12 @@ type poolEdit struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	Enabled  *bool  `json:"enabled"`
+	Algo     string `json:"algo"`
 }
 
 // setting turns the edit into a PoolSetting; a missing enabled means true.
 func (e poolEdit) setting() PoolSetting {
-	p := PoolSetting{URL: e.URL, User: e.User, Password: e.Password, Enabled: true}
+	p := PoolSetting{URL: e.URL, User: e.User, Password: e.Password, Enabled: true, Algo: e.Algo}
 	if e.Enabled != nil {
 		p.Enabled = *e.Enabled
 	}
@@ -47,6 +49,9 @@ func (e poolEdit) check() error {
 	}
 	if _, err := stratumproxy.ParsePoolURL(e.URL); err != nil {
 		return errorf(http.StatusBadRequest, "url: %v", err)
+	}
+	if _, err := mining.ParseAlgorithm(e.Algo); err != nil {
+		return errorf(http.StatusBadRequest, "algo: %q is not sha256d or scrypt", e.Algo)
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package cpu is the CPU hashing backend for test rigs: one worker per core,
 // each scanning whole work units with the fastest SHA-256d kernel the CPU
-// offers (hal/cpu/kernel). It speaks the same Work/Result contract as a hash
-// board, so everything above it runs unchanged on a PC.
+// offers (hal/cpu/kernel), or with the scrypt core (hal/cpu/scrypt) for
+// scrypt jobs. It speaks the same Work/Result contract as a hash board, so
+// everything above it runs unchanged on a PC.
 package cpu
 
 import (
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/kilnfw/kiln/hal/cpu/kernel"
+	"github.com/kilnfw/kiln/hal/cpu/scrypt"
 	"github.com/kilnfw/kiln/mining"
 )
 
@@ -27,6 +29,17 @@ const chunk = 1 << 16
 // well under 0.1% of a core. Jobs whose share target is easier raise it.
 const DefaultReportLimit = 0x0000ffff
 
+// scryptChunk is how many scrypt hashes a worker does between checks for
+// newer work: a few milliseconds at a few thousand hashes a second.
+const scryptChunk = 16
+
+// DefaultScryptReportLimit is the top-word limit for scrypt jobs: 1 in 1024
+// hashes, a few results a second per core at scrypt's rate.
+const DefaultScryptReportLimit = 0x003fffff
+
+// Algorithms lists the proof-of-work algorithms the CPU backend hashes.
+func Algorithms() []mining.Algorithm { return []mining.Algorithm{mining.SHA256d, mining.Scrypt} }
+
 // WorkSource hands out work units; mining.Dispatcher is one.
 type WorkSource interface {
 	Next(ctx context.Context) (*mining.Work, error)
@@ -40,9 +53,10 @@ type Config struct {
 	Work WorkSource
 	// Results receives every reported nonce, from the worker goroutines.
 	Results func(mining.Result)
-	// ReportLimit overrides DefaultReportLimit (tests, benchmarks).
-	ReportLimit uint32
-	Log         *slog.Logger
+	// ReportLimit overrides DefaultReportLimit (tests, benchmarks);
+	// ScryptReportLimit overrides DefaultScryptReportLimit.
+	ReportLimit, ScryptReportLimit uint32
+	Log                            *slog.Logger
 }
 
 // Backend hashes on the host CPU.
@@ -61,6 +75,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.ReportLimit == 0 {
 		cfg.ReportLimit = DefaultReportLimit
+	}
+	if cfg.ScryptReportLimit == 0 {
+		cfg.ScryptReportLimit = DefaultScryptReportLimit
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -98,13 +115,49 @@ func (b *Backend) Run(ctx context.Context) error {
 
 func (b *Backend) worker(ctx context.Context, unit int) {
 	out := make([]uint32, 0, 64)
+	var sc *scrypt.Hasher // made on the first scrypt job: 128 KiB
 	for ctx.Err() == nil {
 		w, err := b.cfg.Work.Next(ctx)
 		if err != nil {
 			return
 		}
-		out = b.scan(ctx, w, unit, out)
+		switch w.Job.Algo.Canonical() {
+		case mining.Scrypt:
+			if sc == nil {
+				if sc, err = scrypt.New(mining.ScryptN); err != nil {
+					b.cfg.Log.Error("scrypt core", "err", err)
+					return
+				}
+			}
+			out = b.scanScrypt(ctx, sc, w, unit, out)
+		case mining.SHA256d:
+			out = b.scan(ctx, w, unit, out)
+		default:
+			// Pools are checked against Algorithms before they connect;
+			// this only guards against a job that slipped through.
+			b.cfg.Log.Error("unsupported algorithm", "algo", w.Job.Algo, "job", w.Job.ID)
+			return
+		}
 	}
+}
+
+// scanScrypt hashes the nonces of one scrypt work unit until it is done
+// or expires.
+func (b *Backend) scanScrypt(ctx context.Context, sc *scrypt.Hasher, w *mining.Work, unit int, out []uint32) []uint32 {
+	limit := max(b.cfg.ScryptReportLimit, w.Job.ShareTarget.Top32())
+	target := mining.TargetFromTop32(limit)
+	hdr := w.Header
+	for start := uint64(0); start < 1<<32; start += scryptChunk {
+		if ctx.Err() != nil || w.Expired() {
+			return out
+		}
+		out = sc.Scan(&hdr, uint32(start), scryptChunk, limit, out[:0])
+		b.hashes.Add(scryptChunk)
+		for _, n := range out {
+			b.cfg.Results(mining.Result{Work: w, Nonce: n, Target: target, Unit: unit})
+		}
+	}
+	return out
 }
 
 // scan hashes the nonces of one work unit until it is done or expires.

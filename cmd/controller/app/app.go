@@ -106,7 +106,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	if err := applyPoolFlags(ctx, st, o); err != nil {
+	if err := applyPoolFlags(ctx, st, o, board); err != nil {
 		return err
 	}
 	demo := demoStarter(ctx, o, board, g, log.With("pkg", "demopool"))

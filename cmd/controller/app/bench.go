@@ -18,20 +18,24 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("controller bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	board := fs.String("board", "cpu", "hashing hardware to measure: cpu")
+	board := fs.String("board", "cpu", "hashing hardware to measure: cpu or gpu")
 	duration := fs.Duration("duration", 10*time.Second, "how long to hash")
 	threads := fs.Int("threads", 0, "CPU worker threads (0: one per core)")
+	gpuDevice := fs.Int("gpu-device", 0, "OpenCL device index for --board gpu")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if *board != "cpu" && *board != "auto" {
-		return fmt.Errorf("bench: --board %s: only the cpu backend is in this build", *board)
-	}
 	if *duration <= 0 {
 		return errors.New("bench: --duration must be positive")
+	}
+	if *board == "gpu" {
+		return benchGPU(ctx, *gpuDevice, *duration, stdout)
+	}
+	if *board != "cpu" && *board != "auto" {
+		return fmt.Errorf("bench: --board %s: want cpu or gpu", *board)
 	}
 
 	d := mining.NewDispatcher(nil)

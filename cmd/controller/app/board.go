@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/kilnfw/kiln/hal/cpu"
 	"github.com/kilnfw/kiln/hal/cpu/kernel"
+	"github.com/kilnfw/kiln/hal/cpu/scrypt"
 	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/webui"
 )
@@ -75,10 +79,66 @@ func (h cpuHasher) Boards() []webui.Board {
 }
 
 // demoDifficultyFor sizes the demo pool's share difficulty to a hash rate:
-// a power of two giving roughly one share a second.
-func demoDifficultyFor(hashrate float64) float64 {
+// a power of two giving roughly one share a second, on algo's scale.
+func demoDifficultyFor(algo mining.Algorithm, hashrate float64) float64 {
 	if hashrate <= 0 {
 		return 1.0 / 1024
 	}
-	return math.Exp2(math.Floor(math.Log2(hashrate / (1 << 32))))
+	return math.Exp2(math.Floor(math.Log2(hashrate * algo.DifficultyFactor() / (1 << 32))))
+}
+
+// algorithmLister is implemented by plans whose hardware hashes more than
+// SHA256d; a plan without it hashes SHA256d only (BM13xx chips, sim).
+type algorithmLister interface {
+	algorithms() []mining.Algorithm
+}
+
+// planAlgorithms lists what a board plan can hash.
+func planAlgorithms(p boardPlan) []mining.Algorithm {
+	if l, ok := p.(algorithmLister); ok {
+		return l.algorithms()
+	}
+	return []mining.Algorithm{mining.SHA256d}
+}
+
+// checkAlgorithm refuses an algorithm the board cannot hash.
+func checkAlgorithm(p boardPlan, a mining.Algorithm) error {
+	if slices.Contains(planAlgorithms(p), a.Canonical()) {
+		return nil
+	}
+	return fmt.Errorf("algorithm %s not supported by board %s", a, p.name())
+}
+
+// algoHashrate estimates a plan's hash rate in algo.
+func algoHashrate(p boardPlan, algo mining.Algorithm) float64 {
+	if cp, ok := p.(cpuPlan); ok && algo.Canonical() == mining.Scrypt {
+		return cp.scryptHashrate()
+	}
+	return p.expectedHashrate()
+}
+
+func (p cpuPlan) algorithms() []mining.Algorithm { return cpu.Algorithms() }
+
+// scryptHashrate measures the scrypt core on one core for 50 ms.
+func (p cpuPlan) scryptHashrate() float64 {
+	h, err := scrypt.New(mining.ScryptN)
+	if err != nil {
+		return 0
+	}
+	var hdr [80]byte
+	n, start := 0, time.Now()
+	for time.Since(start) < 50*time.Millisecond {
+		binary.LittleEndian.PutUint32(hdr[76:], uint32(n))
+		h.Hash(&hdr)
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds() * float64(p.workers())
+}
+
+// workers is the number of CPU threads the plan uses.
+func (p cpuPlan) workers() int {
+	if p.threads > 0 {
+		return p.threads
+	}
+	return runtime.NumCPU()
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/store"
 	"github.com/kilnfw/kiln/stratumproxy"
 	"github.com/kilnfw/kiln/webui"
@@ -29,7 +30,8 @@ func (c *core) PoolSettings(context.Context) ([]webui.PoolSetting, error) {
 	defer c.mu.Unlock()
 	out := make([]webui.PoolSetting, len(c.saved))
 	for i, p := range c.saved {
-		out[i] = webui.PoolSetting{URL: p.URL, User: p.User, Password: p.Password, Enabled: p.Enabled}
+		out[i] = webui.PoolSetting{URL: p.URL, User: p.User, Password: p.Password, Enabled: p.Enabled,
+			Algo: p.Algo}
 	}
 	return out, nil
 }
@@ -59,12 +61,29 @@ func (c *core) UpdatePoolSettings(ctx context.Context, edit func([]webui.PoolSet
 
 // setPools saves and applies a pool list; callers hold poolsMu.
 func (c *core) setPools(ctx context.Context, pools []webui.PoolSetting) error {
+	c.mu.Lock()
+	plan := c.plan
+	// A pool saved before (say, under another board) stays as it is,
+	// shown dead; only new or changed pools are refused.
+	kept := make(map[[3]string]bool, len(c.saved))
+	for _, p := range c.saved {
+		kept[[3]string{p.URL, p.User, p.Algo}] = true
+	}
+	c.mu.Unlock()
 	saved := make([]store.Pool, len(pools))
 	for i, p := range pools {
 		if _, err := stratumproxy.ParsePoolURL(p.URL); err != nil {
 			return fmt.Errorf("pool %d: %v: %w", i, err, webui.ErrInvalid)
 		}
-		saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: p.Enabled}
+		algo, err := mining.ParseAlgorithm(p.Algo)
+		if err == nil && !kept[[3]string{p.URL, p.User, p.Algo}] {
+			err = checkAlgorithm(plan, algo)
+		}
+		if err != nil {
+			return fmt.Errorf("pool %d: %v: %w", i, err, webui.ErrInvalid)
+		}
+		saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: p.Enabled,
+			Algo: p.Algo}
 	}
 	if err := c.store.ReplacePools(ctx, saved); err != nil {
 		return err

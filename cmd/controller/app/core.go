@@ -168,8 +168,11 @@ func (c *core) newManager() (*stratumproxy.Manager, error) {
 	var pools []stratumproxy.PoolConfig
 	var index []int
 	for i, p := range c.saved {
-		if p.Enabled {
-			pools = append(pools, stratumproxy.PoolConfig{URL: p.URL, User: p.User, Password: p.Password})
+		// A pool the hardware cannot hash is never connected; Pools
+		// shows it dead with the reason.
+		if p.Enabled && c.unsupported(p) == nil {
+			pools = append(pools, stratumproxy.PoolConfig{URL: p.URL, User: p.User, Password: p.Password,
+				Algo: mining.Algorithm(p.Algo).Canonical()})
 			index = append(index, i)
 		}
 	}
@@ -203,6 +206,16 @@ func (c *core) newManager() (*stratumproxy.Manager, error) {
 	c.poolMap = index
 	c.mu.Unlock()
 	return m, nil
+}
+
+// unsupported says why a saved pool cannot be mined on this board: an
+// unknown algorithm name or one the hardware cannot hash; nil if it can.
+func (c *core) unsupported(p store.Pool) error {
+	a, err := mining.ParseAlgorithm(p.Algo)
+	if err != nil {
+		return err
+	}
+	return checkAlgorithm(c.plan, a)
 }
 
 // run mines until ctx ends.

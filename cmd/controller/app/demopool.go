@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/kilnfw/kiln/mining"
 	"github.com/kilnfw/kiln/stratumproxy"
 )
 
@@ -21,6 +22,12 @@ func runDemoPool(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	listen := fs.String("listen", "127.0.0.1:3333", "address to serve Stratum on")
 	diff := fs.Float64("difficulty", 0.001, "share difficulty")
 	every := fs.Duration("job-interval", 30*time.Second, "how often a new job is sent")
+	algo := mining.SHA256d
+	fs.Func("algo", "proof-of-work algorithm: sha256d or scrypt (default sha256d)", func(s string) error {
+		a, err := mining.ParseAlgorithm(s)
+		algo = a
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -28,7 +35,7 @@ func runDemoPool(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("pkg", "demopool")
-	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{Difficulty: *diff, JobInterval: *every, Log: log})
+	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{Algo: algo, Difficulty: *diff, JobInterval: *every, Log: log})
 	if err != nil {
 		return err
 	}
@@ -36,7 +43,7 @@ func runDemoPool(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("demo-pool: %w", err)
 	}
-	fmt.Fprintf(stdout, "demo pool on stratum+tcp://%s (difficulty %g)\n", ln.Addr(), *diff)
+	fmt.Fprintf(stdout, "demo pool on stratum+tcp://%s (%s, difficulty %g)\n", ln.Addr(), algo, *diff)
 	err = srv.Serve(ctx, ln)
 	if errors.Is(err, context.Canceled) {
 		return nil

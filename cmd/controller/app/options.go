@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/kilnfw/kiln/mining"
 )
 
 // Version is the controller's version, set at build time with
@@ -22,12 +24,15 @@ type options struct {
 	http        string
 	board       string
 	pools       []string
+	algo        mining.Algorithm
 	threads     int
+	gpuDevice   int
 	version     bool
 	logLevel    string
 	protocolLog bool
 
 	demoDifficulty float64
+	demoAlgo       mining.Algorithm
 	demoJobEvery   time.Duration
 	failbackGrace  time.Duration
 	noWorkTimeout  time.Duration
@@ -90,7 +95,18 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.pools = append(o.pools, s)
 		return nil
 	})
+	fs.Func("algo", "proof-of-work algorithm of the --pool pools: sha256d or scrypt (default sha256d)", func(s string) error {
+		a, err := mining.ParseAlgorithm(s)
+		o.algo = a
+		return err
+	})
+	fs.Func("demo-algo", "algorithm of the embedded demo pool: sha256d or scrypt (default: --algo)", func(s string) error {
+		a, err := mining.ParseAlgorithm(s)
+		o.demoAlgo = a
+		return err
+	})
 	fs.IntVar(&o.threads, "threads", 0, "CPU backend worker threads (0: one per core)")
+	fs.IntVar(&o.gpuDevice, "gpu-device", 0, "OpenCL device index for --board gpu (build with -tags opencl)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.protocolLog, "protocol-log", false, "log every Stratum line sent and received")
@@ -117,6 +133,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 256, "proxy: most downstream connections from one address")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	o.algo = o.algo.Canonical()
+	if o.demoAlgo == "" {
+		o.demoAlgo = o.algo
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))

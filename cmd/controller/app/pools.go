@@ -15,9 +15,12 @@ import (
 
 // applyPoolFlags saves the pools given with --pool, which replace the saved
 // list; without --pool the saved list stays as it is.
-func applyPoolFlags(ctx context.Context, st *store.Store, o *options) error {
+func applyPoolFlags(ctx context.Context, st *store.Store, o *options, board boardPlan) error {
 	if len(o.pools) == 0 {
 		return nil
+	}
+	if err := checkAlgorithm(board, o.algo); err != nil {
+		return fmt.Errorf("--algo: %w", err)
 	}
 	saved := make([]store.Pool, len(o.pools))
 	for i, raw := range o.pools {
@@ -25,7 +28,8 @@ func applyPoolFlags(ctx context.Context, st *store.Store, o *options) error {
 		if err != nil {
 			return err
 		}
-		saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: true}
+		saved[i] = store.Pool{Priority: i, URL: p.URL, User: p.User, Password: p.Password, Enabled: true,
+			Algo: string(o.algo)}
 	}
 	return st.ReplacePools(ctx, saved)
 }
@@ -67,11 +71,16 @@ func splitPoolURL(raw string) (stratumproxy.PoolConfig, error) {
 // startDemoPool serves the embedded demo pool on a loopback port and returns
 // its pool entry.
 func startDemoPool(ctx context.Context, o *options, board boardPlan, g *errgroup.Group, log *slog.Logger) (stratumproxy.PoolConfig, error) {
+	algo := o.demoAlgo.Canonical()
+	if err := checkAlgorithm(board, algo); err != nil {
+		return stratumproxy.PoolConfig{}, fmt.Errorf("demo pool: %w", err)
+	}
 	diff := o.demoDifficulty
 	if diff <= 0 {
-		diff = demoDifficultyFor(board.expectedHashrate())
+		diff = demoDifficultyFor(algo, algoHashrate(board, algo))
 	}
 	srv, err := stratumproxy.NewServer(stratumproxy.ServerConfig{
+		Algo:        algo,
 		Difficulty:  diff,
 		JobInterval: o.demoJobEvery,
 		ProtocolLog: o.protocolLog,
@@ -86,6 +95,6 @@ func startDemoPool(ctx context.Context, o *options, board boardPlan, g *errgroup
 	}
 	g.Go(func() error { return srv.Serve(ctx, ln) })
 	url := "stratum+tcp://" + ln.Addr().String()
-	log.Info("no pool configured: mining to the embedded demo pool", "url", url, "difficulty", diff)
-	return stratumproxy.PoolConfig{URL: url, User: "kiln-demo", Password: "x"}, nil
+	log.Info("no pool configured: mining to the embedded demo pool", "url", url, "algo", algo, "difficulty", diff)
+	return stratumproxy.PoolConfig{URL: url, User: "kiln-demo", Password: "x", Algo: algo}, nil
 }

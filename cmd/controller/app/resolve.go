@@ -29,6 +29,8 @@ func resolveBoard(o *options, log *slog.Logger) (boardPlan, error) {
 	switch o.board {
 	case "cpu":
 		return cpuPlan{threads: o.threads}, nil
+	case "gpu":
+		return newGPUPlan(o.gpuDevice, log)
 	case "sim":
 		return newSimPlan(o, log)
 	case "auto":
@@ -61,7 +63,7 @@ func resolveBoard(o *options, log *slog.Logger) (boardPlan, error) {
 	default:
 		p, err := board.Lookup(o.board)
 		if err != nil {
-			return nil, fmt.Errorf("--board %s: want auto, sim, cpu, usb, bitaxe or one of %s", o.board, strings.Join(board.Names(), ", "))
+			return nil, fmt.Errorf("--board %s: want auto, sim, cpu, gpu, usb, bitaxe or one of %s", o.board, strings.Join(board.Names(), ", "))
 		}
 		return newProfilePlan(o, p, log)
 	}

@@ -48,8 +48,12 @@ func (c *core) Pools() []webui.Pool {
 	index := c.poolMap
 	out := make([]webui.Pool, 0, len(c.saved)+1)
 	for i, p := range c.saved {
-		out = append(out, webui.Pool{Priority: i, URL: redact(p.URL), User: p.User, Enabled: p.Enabled,
-			Status: "disabled", RejectedByReason: map[string]uint64{}})
+		v := webui.Pool{Priority: i, URL: redact(p.URL), User: p.User, Enabled: p.Enabled,
+			Algo: mining.Algorithm(p.Algo).String(), Status: "disabled", RejectedByReason: map[string]uint64{}}
+		if err := c.unsupported(p); err != nil && p.Enabled {
+			v.Status, v.LastError = stratumproxy.PoolDead, err.Error()
+		}
+		out = append(out, v)
 	}
 	c.mu.Unlock()
 	for k, p := range st {
@@ -58,11 +62,25 @@ func (c *core) Pools() []webui.Pool {
 		}
 		v := livePool(p)
 		if i := index[k]; i >= 0 && i < len(out) {
-			v.Priority, v.Enabled = i, true
+			v.Priority, v.Enabled, v.Algo = i, true, out[i].Algo
 			out[i] = v
 		} else if i < 0 {
-			v.Priority, v.Enabled, v.Demo = 0, true, true
-			out = append(out[:0], v)
+			// The demo pool stands in for the list; pools refused for
+			// their algorithm stay visible with the reason.
+			v.Priority, v.Enabled, v.Demo, v.Algo = 0, true, true, c.opts.demoAlgo.String()
+			out = append([]webui.Pool{v}, refusedPools(out)...)
+		}
+	}
+	return out
+}
+
+// refusedPools returns the pools marked dead because the board cannot
+// hash their algorithm.
+func refusedPools(list []webui.Pool) []webui.Pool {
+	var out []webui.Pool
+	for _, p := range list {
+		if p.Status == stratumproxy.PoolDead && p.LastError != "" {
+			out = append(out, p)
 		}
 	}
 	return out
