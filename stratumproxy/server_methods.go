@@ -294,7 +294,11 @@ func (c *srvConn) checkSubmit(m *Message) (ServerShare, *srvJob, error) {
 	view.Extranonce2Size = c.s.cfg.Extranonce2Size
 	view.VersionMask = c.mask
 	view.Difficulty = c.diff
-	view.Algo = c.s.cfg.Algo
+	if view.Algo == "" {
+		// Jobs relayed from a pool carry the pool's algorithm; the
+		// server's own jobs take the configured one.
+		view.Algo = c.s.cfg.Algo
+	}
 	if d, ok := c.jobDiff[view.ID]; ok {
 		view.Difficulty = min(d, c.diff)
 	}
