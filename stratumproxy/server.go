@@ -390,12 +390,18 @@ func (s *Server) publishLocked(n Notify) *srvJob {
 	return j
 }
 
-// fanOutChunk is the fewest connections worth a goroutine of their own.
-const fanOutChunk = 512
+// fanOutChunk is the fewest connections worth a goroutine of their own,
+// and fanOutGrab how many a goroutine takes at a time.
+const (
+	fanOutChunk = 512
+	fanOutGrab  = 64
+)
 
 // fanOut runs f on every connection, spread over the cores: with thousands
-// of miners the per-connection work (vardiff, queueing the line) would
-// otherwise sit on one core while the others idle.
+// of miners the per-connection work (vardiff, writing the line) would
+// otherwise sit on one core while the others idle. The goroutines take
+// small runs of connections from a shared cursor, so one that loses its
+// core for a while does not leave a whole share of the miners waiting.
 func fanOut(conns []*srvConn, f func(*srvConn)) {
 	parts := min(runtime.GOMAXPROCS(0), (len(conns)+fanOutChunk-1)/fanOutChunk)
 	if parts <= 1 {
@@ -404,16 +410,24 @@ func fanOut(conns []*srvConn, f func(*srvConn)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	per := (len(conns) + parts - 1) / parts
-	for lo := 0; lo < len(conns); lo += per {
-		part := conns[lo:min(lo+per, len(conns))]
-		wg.Go(func() {
-			for _, c := range part {
+	var next atomic.Int64
+	work := func() {
+		for {
+			hi := int(next.Add(fanOutGrab))
+			lo := hi - fanOutGrab
+			if lo >= len(conns) {
+				return
+			}
+			for _, c := range conns[lo:min(hi, len(conns))] {
 				f(c)
 			}
-		})
+		}
 	}
+	var wg sync.WaitGroup
+	for range parts - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
 

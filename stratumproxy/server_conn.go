@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -36,24 +37,35 @@ const (
 const srvMaxWorkers = 16
 
 // srvConn is one miner's connection. The reader goroutine handles requests;
-// the job broadcaster and the reader both queue lines under mu, so the
-// miner sees them in the order they were decided; a writer goroutine
-// drains the queue.
+// the job broadcaster and the reader both send lines under mu, so the
+// miner sees them in the order they were decided. A line is written at
+// once by its sender when nothing is queued before it and the socket takes
+// it whole; otherwise it is queued for a writer goroutine, which may block.
+// With thousands of miners, a job then costs one write each instead of a
+// goroutine wake-up and a write.
 type srvConn struct {
-	// writeDeadline is when the armed write deadline expires (writer
+	// writeDeadline is when the armed write deadline expires, and
+	// unflushed counts the queued lines in the writer's buffer (writer
 	// goroutine only).
 	writeDeadline time.Time
+	unflushed     int32
 	s             *Server
 	nc            net.Conn // nil in tests that drive handleLine directly
 	id            uint64
 	log           *slog.Logger
 	opened        time.Time
 	out           chan []byte
-	stop          chan struct{} // closed when the reader is done
-	dead          atomic.Bool   // no more lines are queued
-	authed        atomic.Bool   // some worker authorized (ends the handshake timer)
-	killOnce      sync.Once
-	ip            netip.Addr
+	// raw writes lines straight to the socket (nil when nc is not one).
+	raw syscall.RawConn
+	// wmu is held by senders (see sendNow); queued counts the lines
+	// queued and not yet handed to the kernel.
+	wmu      sync.Mutex
+	queued   atomic.Int32
+	stop     chan struct{} // closed when the reader is done
+	dead     atomic.Bool   // no more lines are queued
+	authed   atomic.Bool   // some worker authorized (ends the handshake timer)
+	killOnce sync.Once
+	ip       netip.Addr
 	// quit, set by the reader's handlers, closes the connection after the
 	// line being handled, with this reason.
 	quit string
@@ -95,6 +107,9 @@ func newSrvConn(s *Server, nc net.Conn, id uint64, queue int) *srvConn {
 	}
 	if s.hooks != nil {
 		c.ext = s.hooks.newConn()
+	}
+	if nc != nil {
+		c.raw = srvRawConn(nc)
 	}
 	return c
 }
@@ -205,15 +220,17 @@ func (c *srvConn) writeLoop() {
 	}
 }
 
-// write writes one line, flushing when the queue is empty. The write
-// deadline is re-armed only once half of it is used up: a stalled miner is
-// still cut off within srvWriteTimeout, and a job fanned out to thousands
-// of miners does not re-arm thousands of runtime timers.
+// write writes one queued line, flushing when the queue is empty; the
+// lines flushed stop counting as queued. The write deadline is re-armed
+// only once half of it is used up: a stalled miner is still cut off within
+// srvWriteTimeout, and a job fanned out to thousands of miners does not
+// re-arm thousands of runtime timers.
 func (c *srvConn) write(w *bufio.Writer, line []byte) bool {
 	if now := time.Now(); c.writeDeadline.Sub(now) < srvWriteTimeout/2 {
 		c.writeDeadline = now.Add(srvWriteTimeout)
 		_ = c.nc.SetWriteDeadline(c.writeDeadline)
 	}
+	c.unflushed++
 	if _, err := w.Write(line); err != nil {
 		c.log.Debug("write failed", "err", err)
 		return false
@@ -225,21 +242,108 @@ func (c *srvConn) write(w *bufio.Writer, line []byte) bool {
 		c.log.Debug("write failed", "err", err)
 		return false
 	}
+	c.queued.Add(-c.unflushed)
+	c.unflushed = 0
 	return true
 }
 
-// send queues a line without blocking; a miner whose queue is full is
-// dropped.
+// send queues a line for the writer goroutine; a miner whose queue is full
+// is dropped. Replies go this way: the writer batches a burst of them into
+// few writes, and a connection closed right after a burst (with requests
+// still unread, so the kernel resets it) loses none to segments the kernel
+// had not sent yet.
 func (c *srvConn) send(line []byte) {
 	if c.dead.Load() {
 		return
 	}
+	c.logOut(line)
+	c.wmu.Lock()
+	c.enqueue(line)
+	c.wmu.Unlock()
+}
+
+// sendNow writes a line at once when nothing is queued before it, and
+// queues what the socket does not take (all of it when it is full). The
+// job broadcaster sends this way: a job then costs each miner one write
+// instead of a goroutine wake-up and a write.
+//
+// Senders hold wmu; the writer goroutine does not, but it only writes
+// queued lines and counts them out only once flushed. So a sender that
+// sees nothing queued has the socket to itself, and what the socket does
+// not take is queued before wmu is released, ahead of any later line.
+func (c *srvConn) sendNow(line []byte) {
+	if c.dead.Load() {
+		return
+	}
+	c.logOut(line)
+	c.wmu.Lock()
+	rest, ok := line, true
+	if c.raw != nil && c.queued.Load() == 0 {
+		rest, ok = c.writeNow(line)
+	}
+	if ok && len(rest) > 0 {
+		c.enqueue(rest)
+	}
+	c.wmu.Unlock()
+	if !ok {
+		c.kill()
+	}
+}
+
+// logOut logs a line sent, with ProtocolLog.
+func (c *srvConn) logOut(line []byte) {
 	if c.s.cfg.ProtocolLog {
 		c.log.Debug("stratum out", "line", string(bytes.TrimRight(line, "\n")))
 	}
+}
+
+// writeNow writes line to the socket without waiting and returns what it
+// did not take; ok is false when the connection failed. The caller holds
+// wmu with nothing queued.
+func (c *srvConn) writeNow(line []byte) (rest []byte, ok bool) {
+	n, again, called, werr := c.tryWrite(line)
+	if !called && errors.Is(werr, os.ErrDeadlineExceeded) {
+		// The deadline the writer goroutine armed for its last line has
+		// passed; a write that does not wait needs none. The writer arms a
+		// fresh one before it next writes.
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		n, again, called, werr = c.tryWrite(line)
+	}
+	switch {
+	case !called:
+		return nil, false // closed
+	case again:
+		return line, true
+	case werr != nil:
+		c.log.Debug("write failed", "err", werr)
+		return nil, false
+	}
+	return line[n:], true
+}
+
+// tryWrite makes one write to the socket that does not wait; called is
+// false when the write was refused before the system call (closed, or the
+// write deadline passed).
+func (c *srvConn) tryWrite(line []byte) (n int, again, called bool, err error) {
+	var werr error
+	err = c.raw.Write(func(fd uintptr) bool {
+		called = true
+		n, again, werr = srvWriteFD(fd, line)
+		return true // never wait: what is left is queued
+	})
+	if called {
+		err = werr
+	}
+	return n, again, called, err
+}
+
+// enqueue hands a line to the writer goroutine (wmu held).
+func (c *srvConn) enqueue(line []byte) {
+	c.queued.Add(1)
 	select {
 	case c.out <- line:
 	default:
+		c.queued.Add(-1)
 		c.log.Warn("miner not reading, dropping connection", "queued", len(c.out))
 		c.kill()
 	}
@@ -361,8 +465,8 @@ func (c *srvConn) activateLocked() {
 	if h := c.s.hooks; h != nil {
 		c.diff = max(h.startDifficulty(c), c.minDiff)
 	}
-	c.sendDifficultyLocked()
-	c.sendJobLocked(j, j.notifyClean)
+	c.sendDifficultyLocked(false)
+	c.sendJobLocked(j, j.notifyClean, false)
 }
 
 // pushJob sends a new job to a mining connection, preceded by
@@ -383,20 +487,23 @@ func (c *srvConn) pushJob(j *srvJob) {
 		}
 	}
 	if c.diff != c.sentDiff {
-		c.sendDifficultyLocked()
+		c.sendDifficultyLocked(true)
 	}
-	c.sendJobLocked(j, j.notifyUpdate)
+	c.sendJobLocked(j, j.notifyUpdate, true)
 }
 
-func (c *srvConn) sendDifficultyLocked() {
+// sendDifficultyLocked sends mining.set_difficulty, written at once (see
+// sendNow) when now is set.
+func (c *srvConn) sendDifficultyLocked(now bool) {
 	c.sentDiff = c.diff
-	c.send(Notification(MethodSetDifficulty, c.diff))
+	c.emit(Notification(MethodSetDifficulty, c.diff), now)
 }
 
-// sendJobLocked sends a job line and records the difficulty the job
-// carries for this connection: the lowest it was ever sent at, so a
-// difficulty rise never voids shares already in flight.
-func (c *srvConn) sendJobLocked(j *srvJob, line []byte) {
+// sendJobLocked sends a job line (written at once when now is set) and
+// records the difficulty the job carries for this connection: the lowest
+// it was ever sent at, so a difficulty rise never voids shares already in
+// flight.
+func (c *srvConn) sendJobLocked(j *srvJob, line []byte, now bool) {
 	id := j.job.ID
 	d := c.diff
 	if old, ok := c.jobDiff[id]; ok {
@@ -411,6 +518,15 @@ func (c *srvConn) sendJobLocked(j *srvJob, line []byte) {
 		}
 	}
 	c.lastJob = id
+	c.emit(line, now)
+}
+
+// emit is sendNow when now is set, else send.
+func (c *srvConn) emit(line []byte, now bool) {
+	if now {
+		c.sendNow(line)
+		return
+	}
 	c.send(line)
 }
 
@@ -431,6 +547,6 @@ func (c *srvConn) setDifficultyLocked(d float64) {
 	if j == nil {
 		return
 	}
-	c.sendDifficultyLocked()
-	c.sendJobLocked(j, j.notifyResend)
+	c.sendDifficultyLocked(false)
+	c.sendJobLocked(j, j.notifyResend, false)
 }

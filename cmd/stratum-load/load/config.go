@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +22,9 @@ const MaxConns = 60000
 
 // MaxSourceIPs bounds the --source-ips list.
 const MaxSourceIPs = 65536
+
+// maxReaders bounds --readers.
+const maxReaders = 256
 
 // DefaultMaxHashes is the per-share search budget: at difficulty 1/4096 a
 // share takes 2^20 hashes on average.
@@ -56,6 +60,38 @@ type Config struct {
 	Settle time.Duration
 	// JSON prints the summary as one JSON object.
 	JSON bool
+	// Readers is how many threads read the established connections
+	// (Linux; 0: one).
+	Readers int
+	// ReaderPriority is the scheduling of those threads: PriorityAuto
+	// (the default; "" means it too), PriorityIdle or PriorityNormal.
+	ReaderPriority string
+}
+
+// Reader thread priorities (Config.ReaderPriority, --reader-priority).
+const (
+	// PriorityAuto is PriorityIdle when the run submits no shares, and
+	// PriorityNormal when it does: hashing then keeps the tool busy, and
+	// replies should be read as they come.
+	PriorityAuto = "auto"
+	// PriorityIdle runs the reader threads under SCHED_IDLE: they read
+	// only when the server under test leaves a core free, so the tool
+	// does not slow the fan-out it measures. Arrivals are still timed
+	// when the kernel received them.
+	PriorityIdle = "idle"
+	// PriorityNormal leaves them at the process's priority.
+	PriorityNormal = "normal"
+)
+
+// readerIdle reports whether the reader threads run under SCHED_IDLE.
+func (c *Config) readerIdle() bool {
+	switch c.ReaderPriority {
+	case PriorityIdle:
+		return true
+	case PriorityNormal:
+		return false
+	}
+	return c.SubmitRate == 0
 }
 
 // ParseArgs parses the command line. Errors wrap ErrUsage.
@@ -78,6 +114,9 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", 10*time.Second, "dial and handshake bound")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "pause after all connections are up before sampling memory")
 	fs.BoolVar(&c.JSON, "json", false, "print the summary as one JSON object")
+	fs.IntVar(&c.Readers, "readers", 0, "threads reading established connections (0: one)")
+	fs.StringVar(&c.ReaderPriority, "reader-priority", PriorityAuto,
+		"scheduling of the reader threads: idle (read when the server leaves a core free), normal, or auto (idle unless submitting)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, fmt.Errorf("%w: help requested", ErrUsage)
@@ -126,6 +165,10 @@ func (c *Config) Validate() error {
 		return bad("--pid %d is negative", c.PID)
 	case c.HandshakeTimeout <= 0 || c.Settle < 0:
 		return bad("--handshake-timeout must be positive and --settle not negative")
+	case c.Readers < 0 || c.Readers > maxReaders:
+		return bad("--readers %d out of range 0..%d", c.Readers, maxReaders)
+	case !slices.Contains([]string{"", PriorityAuto, PriorityIdle, PriorityNormal}, c.ReaderPriority):
+		return bad("--reader-priority %q: want %s, %s or %s", c.ReaderPriority, PriorityAuto, PriorityIdle, PriorityNormal)
 	}
 	return nil
 }

@@ -14,12 +14,13 @@ func TestParseArgs(t *testing.T) {
 	defaults := Config{
 		Addr: "127.0.0.1:3334", Conns: 1, Duration: 30 * time.Second, Ramp: time.Second,
 		MaxHashes: DefaultMaxHashes, User: "stratum-load", Password: "x",
-		HandshakeTimeout: 10 * time.Second, Settle: time.Second,
+		HandshakeTimeout: 10 * time.Second, Settle: time.Second, ReaderPriority: PriorityAuto,
 	}
 	full := defaults
 	full.Addr, full.Conns, full.Duration, full.Ramp = "10.0.0.1:3333", 10000, 30*time.Second, 5*time.Second
 	full.SubmitRate, full.Invalid, full.User, full.Password, full.PID, full.JSON = 2, 0.1, "w", "p", 42, true
 	full.SourceIPs = []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}
+	full.Readers, full.ReaderPriority = 2, PriorityNormal
 	tests := []struct {
 		name string
 		args []string
@@ -29,7 +30,10 @@ func TestParseArgs(t *testing.T) {
 		{name: "defaults", args: nil, want: defaults},
 		{name: "full", args: []string{"--addr", "10.0.0.1:3333", "--conns", "10000", "--duration", "30s",
 			"--ramp", "5s", "--submit-rate", "2", "--invalid", "0.1", "--user", "w", "--password", "p",
-			"--source-ips", "127.0.0.2-127.0.0.3", "--pid", "42", "--json"}, want: full},
+			"--source-ips", "127.0.0.2-127.0.0.3", "--pid", "42", "--json", "--readers", "2",
+			"--reader-priority", "normal"}, want: full},
+		{name: "negative readers", args: []string{"--readers", "-1"}, bad: true},
+		{name: "unknown reader priority", args: []string{"--reader-priority", "high"}, bad: true},
 		{name: "conns over cap", args: []string{"--conns", "60001"}, bad: true},
 		{name: "conns zero", args: []string{"--conns", "0"}, bad: true},
 		{name: "ramp not below duration", args: []string{"--duration", "2s", "--ramp", "2s"}, bad: true},
@@ -112,4 +116,21 @@ func FuzzParseSourceIPs(f *testing.F) {
 			t.Fatalf("ParseSourceIPs(%q): %d addresses without error", s, len(ips))
 		}
 	})
+}
+
+func TestReaderIdle(t *testing.T) {
+	for _, tc := range []struct {
+		prio string
+		rate float64
+		want bool
+	}{
+		{"", 0, true}, {"", 2, false},
+		{PriorityAuto, 0, true}, {PriorityAuto, 0.5, false},
+		{PriorityIdle, 2, true}, {PriorityNormal, 0, false},
+	} {
+		c := Config{ReaderPriority: tc.prio, SubmitRate: tc.rate}
+		if got := c.readerIdle(); got != tc.want {
+			t.Errorf("priority %q at %v submits/s: idle %v, want %v", tc.prio, tc.rate, got, tc.want)
+		}
+	}
 }

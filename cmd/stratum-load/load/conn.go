@@ -45,13 +45,19 @@ type arrival struct {
 	at  time.Time
 }
 
-// conn is one miner connection. The reader goroutine owns the protocol
-// state; the submitter reads it under mu.
+// conn is one miner connection. Its goroutine reads it during the
+// handshake, then (where supported) a poller thread; the reader owns the
+// protocol state and the submitter reads it under mu.
 type conn struct {
 	r  *runner
 	nc net.Conn
 
-	wmu sync.Mutex // serialises writes
+	wmu sync.Mutex // serialises writes; guards fd
+	// fd is the descriptor a poller reads once it adopted the connection
+	// (nc is closed then); -1 before and after.
+	fd int
+	// carry is a partial line between two reads (the reader only).
+	carry []byte
 
 	mu         sync.Mutex
 	nextID     uint64
@@ -77,7 +83,7 @@ type conn struct {
 
 func newConn(r *runner, nc net.Conn, started time.Time) *conn {
 	return &conn{
-		r: r, nc: nc, nextID: 1, pending: make(map[uint64]pendingReq), diff: 1,
+		r: r, nc: nc, fd: -1, nextID: 1, pending: make(map[uint64]pendingReq), diff: 1,
 		started: started, seenJobs: make(map[string]struct{}), done: make(chan struct{}),
 	}
 }
@@ -86,6 +92,10 @@ func newConn(r *runner, nc net.Conn, started time.Time) *conn {
 func (c *conn) write(line []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.fd >= 0 {
+		c.writeFD(line)
+		return
+	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := c.nc.Write(line); err != nil {
 		_ = c.nc.Close()
@@ -116,9 +126,15 @@ func (c *conn) startHandshake(user, password string) {
 	})
 }
 
+// errAdopted ends readLoop when a poller took the connection over.
+var errAdopted = errors.New("stratum-load: adopted by the poller")
+
 // readLoop reads lines until the connection closes. The first deadline
-// bounds the handshake; it is lifted once established.
-func (c *conn) readLoop(handshakeDeadline time.Time) error {
+// bounds the handshake; it is lifted once established. Then, if handoff
+// is not nil, it is offered what was read past the handshake: when it
+// takes the connection over, readLoop returns errAdopted, or the error
+// that closed the connection during the handover.
+func (c *conn) readLoop(handshakeDeadline time.Time, handoff func(buffered []byte) (bool, error)) error {
 	_ = c.nc.SetReadDeadline(handshakeDeadline)
 	br := bufio.NewReaderSize(c.nc, 4096)
 	var long []byte
@@ -126,7 +142,7 @@ func (c *conn) readLoop(handshakeDeadline time.Time) error {
 		chunk, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			if len(long)+len(chunk) > stratumproxy.MaxLineClient {
-				return errors.New("line too long")
+				return errLineTooLong
 			}
 			long = append(long, chunk...)
 			continue
@@ -141,8 +157,19 @@ func (c *conn) readLoop(handshakeDeadline time.Time) error {
 		}
 		wasEstablished := c.established()
 		c.handleLine(line, time.Now())
-		if !wasEstablished && c.established() {
-			_ = c.nc.SetReadDeadline(time.Time{})
+		if wasEstablished || !c.established() {
+			continue
+		}
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if handoff == nil {
+			continue
+		}
+		buffered, _ := br.Peek(br.Buffered())
+		switch adopted, err := handoff(buffered); {
+		case err != nil:
+			return err
+		case adopted:
+			return errAdopted
 		}
 	}
 }
@@ -325,9 +352,54 @@ func (c *conn) handleReply(p pendingReq, rep stratumproxy.Reply, now time.Time) 
 
 // fail ends a connection whose handshake was refused.
 func (c *conn) fail() {
-	_ = c.nc.Close()
+	c.shutdown()
 	c.finish()
 }
+
+// feed handles the complete lines in data, read at now, keeping a partial
+// last line for the next call. A line longer than the client limit is an
+// error: the connection must close.
+func (c *conn) feed(data []byte, now time.Time) error {
+	if len(c.carry) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			if len(c.carry)+len(data) > stratumproxy.MaxLineClient {
+				return errLineTooLong
+			}
+			c.carry = append(c.carry, data...)
+			return nil
+		}
+		c.carry = append(c.carry, data[:i+1]...)
+		data = data[i+1:]
+		line := c.carry
+		c.carry = nil
+		if len(line) > stratumproxy.MaxLineClient {
+			return errLineTooLong
+		}
+		c.handleLine(line, now)
+	}
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if i+1 > stratumproxy.MaxLineClient {
+			return errLineTooLong
+		}
+		c.handleLine(data[:i+1], now)
+		data = data[i+1:]
+	}
+	if len(data) > stratumproxy.MaxLineClient {
+		return errLineTooLong
+	}
+	if len(data) > 0 {
+		c.carry = append([]byte(nil), data...)
+	}
+	return nil
+}
+
+// errLineTooLong closes a connection whose server sent an over-long line.
+var errLineTooLong = errors.New("stratum-load: line too long")
 
 func (c *conn) maybeEstablished(now time.Time) {
 	c.mu.Lock()

@@ -97,13 +97,21 @@ type runner struct {
 	log     *slog.Logger
 	tally   tally
 	solvers solverPool
+	// poll reads established connections; nil leaves each with its own
+	// goroutine.
+	poll *poller
+	// ended is set once the run's context is done: connections that end
+	// afterwards are not drops, and endAt is when (run's goroutine only);
+	// arrivals after it are not counted.
+	ended atomic.Bool
+	endAt time.Time
 
 	rmu sync.Mutex
 	rng *rand.Rand
 
-	mu                            sync.Mutex
-	conns                         []*conn
-	dialFailed, hsFailed, dropped int
+	mu                             sync.Mutex
+	conns                          []*conn
+	dialFailed, hsFailed, nDropped int
 }
 
 func (r *runner) randFloat() float64 {
@@ -116,19 +124,36 @@ func (r *runner) randFloat() float64 {
 // cfg.Duration has passed since the start (or ctx ends), closes them and
 // returns the summary. log may be nil.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) *Summary {
+	return newRunner(cfg, log).run(ctx)
+}
+
+// newRunner prepares a run and starts its poller threads; run, called
+// once, stops them.
+func newRunner(cfg Config, log *slog.Logger) *runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	start := time.Now()
-	ctx, cancel := context.WithDeadline(ctx, start.Add(cfg.Duration))
-	defer cancel()
 	r := &runner{
 		cfg: cfg, log: log,
 		// Half the CPUs hash at most, so readers time notifies promptly.
 		solvers: make(solverPool, max(1, runtime.GOMAXPROCS(0)/2)),
-		rng:     rand.New(rand.NewPCG(uint64(start.UnixNano()), 0x5eed)),
+		rng:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed)),
 		tally:   tally{sentBy: map[string]uint64{}, byKind: map[string]map[string]uint64{}},
 	}
+	if p, err := newPoller(readerThreads(cfg.Readers), cfg.readerIdle(), r.dropped); err != nil {
+		log.Debug("no poller: one reader goroutine per connection", "err", err)
+	} else {
+		r.poll = p
+	}
+	return r
+}
+
+// run is Run on a runner made by newRunner; it stops the runner's poller.
+func (r *runner) run(ctx context.Context) *Summary {
+	cfg := r.cfg
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(cfg.Duration))
+	defer cancel()
 	var mem *MemoryStats
 	if cfg.PID > 0 {
 		mem = &MemoryStats{PID: cfg.PID}
@@ -149,13 +174,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) *Summary {
 	}
 	attempted := r.launch(ctx, &wg, allUp)
 	<-ctx.Done()
+	r.endAt = time.Now()
+	r.ended.Store(true)
 	<-sampled
 	r.mu.Lock()
 	for _, c := range r.conns {
-		_ = c.nc.Close()
+		c.shutdown()
 	}
 	r.mu.Unlock()
 	wg.Wait()
+	if r.poll != nil {
+		r.poll.stop()
+	}
 	s := r.summarise(attempted, time.Since(start))
 	if mem != nil {
 		if s.Connections.Established > 0 && mem.AfterBytes > 0 {
@@ -226,6 +256,10 @@ func (r *runner) runConn(ctx context.Context, i int, wg *sync.WaitGroup, resolve
 		return
 	}
 	c := newConn(r, nc, started)
+	// Each connection starts the cycle of invalid kinds at a different
+	// one, so a short run with few invalid shares per connection still
+	// sends every kind.
+	c.invalidSeq = i % 3
 	r.mu.Lock()
 	r.conns = append(r.conns, c)
 	closing := ctx.Err() != nil
@@ -245,18 +279,39 @@ func (r *runner) runConn(ctx context.Context, i int, wg *sync.WaitGroup, resolve
 		}
 	}()
 	c.startHandshake(r.cfg.User, r.cfg.Password)
-	err = c.readLoop(started.Add(r.cfg.HandshakeTimeout))
-	_ = nc.Close()
+	var handoff func([]byte) (bool, error)
+	if r.poll != nil {
+		handoff = func(buffered []byte) (bool, error) { return r.poll.adopt(c, buffered) }
+	}
+	err = c.readLoop(started.Add(r.cfg.HandshakeTimeout), handoff)
+	if errors.Is(err, errAdopted) {
+		return // the poller reads it from now on, and reports its end
+	}
+	c.shutdown()
 	switch {
 	case ctx.Err() != nil:
 	case !c.established():
 		r.count(&r.hsFailed)
 		r.log.Debug("handshake failed", "conn", i, "err", err)
 	case !errors.Is(err, net.ErrClosed):
-		r.count(&r.dropped)
-		r.log.Debug("connection dropped", "conn", i, "err", err)
+		r.dropped(c, err)
 	}
 	c.finish()
+}
+
+// dropped counts an established connection that ended before the run did.
+func (r *runner) dropped(c *conn, err error) {
+	if r.ended.Load() {
+		return
+	}
+	r.count(&r.nDropped)
+	r.log.Debug("connection dropped", "local", c.nc.LocalAddr().String(), "err", err)
+}
+
+// readerThreads is how many poller threads read the connections: the
+// configured number, or one (see poller).
+func readerThreads(n int) int {
+	return max(n, 1)
 }
 
 func (r *runner) count(n *int) {

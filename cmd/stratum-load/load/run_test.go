@@ -57,9 +57,13 @@ func TestRunAgainstDemoPool(t *testing.T) {
 		HandshakeTimeout: 5 * time.Second, Settle: 100 * time.Millisecond,
 	}
 	start := time.Now()
-	s := Run(context.Background(), cfg, nil)
+	r := newRunner(cfg, nil)
+	s := r.run(context.Background())
 	if took := time.Since(start); took > cfg.Duration+time.Second {
 		t.Errorf("run took %v, bound %v", took, cfg.Duration)
+	}
+	if r.poll != nil && r.poll.adopted.Load() != 50 {
+		t.Errorf("poller adopted %d connections, want all 50", r.poll.adopted.Load())
 	}
 	c := s.Connections
 	if c.Attempted != 50 || c.Established != 50 || c.Failed != 0 || c.Dropped != 0 || c.NotStarted != 0 || c.InHandshake != 0 {
@@ -77,8 +81,10 @@ func TestRunAgainstDemoPool(t *testing.T) {
 	if !(f.P50 <= f.P99 && f.P99 <= f.Max && f.Max < 1000) {
 		t.Errorf("fan-out figures not sane: %+v", f)
 	}
-	if s.Notifies < uint64(50*f.Jobs) || s.Malformed != 0 {
-		t.Errorf("notifies %d malformed %d for %d jobs", s.Notifies, s.Malformed, f.Jobs)
+	// Each connection's first notify marks its join; every pair counted
+	// in the fan-out is one more.
+	if s.Notifies < uint64(50+f.Count) || s.Malformed != 0 {
+		t.Errorf("notifies %d malformed %d for 50 joins and %d fan-out pairs", s.Notifies, s.Malformed, f.Count)
 	}
 	checkShares(t, s.Shares, srv.Stats())
 	// The server is this very process, whose RSS the runtime may shrink

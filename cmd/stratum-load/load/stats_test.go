@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestPercentile(t *testing.T) {
@@ -121,5 +123,28 @@ func TestNotifyJobID(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("notifyJobID(%s) = %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestFanoutEndCut checks the pairing rules: a job counts from its
+// earliest arrival, a connection that joined after that is left out, and
+// arrivals after the end of the run are ignored.
+func TestFanoutEndCut(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	end := ms(1000)
+	early := &conn{joined: ms(0), arrivals: []arrival{{"a", ms(100)}, {"b", ms(990)}, {"c", ms(1001)}}}
+	late := &conn{joined: ms(0), arrivals: []arrival{{"a", ms(130)}, {"b", ms(1200)}}}
+	joinedLate := &conn{joined: ms(500), arrivals: []arrival{{"b", ms(995)}}}
+	joinedAfter := &conn{joined: ms(992), arrivals: []arrival{{"b", ms(999)}}}
+	got := fanout([]*conn{early, late, joinedLate, joinedAfter}, end)
+	want := FanoutStats{Jobs: 2, JobsAllUp: 0, JobsToAll: 0,
+		Quantiles: Quantiles{Count: 4, P50: 0, P99: 30, Max: 30}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fanout (-want +got):\n%s", diff)
+	}
+	all := fanout([]*conn{early, late}, time.Time{})
+	if all.Jobs != 3 || all.Count != 5 || all.Max != 210 || all.JobsToAll != 2 {
+		t.Errorf("fanout without an end = %+v, want 3 jobs, 5 pairs, max 210 ms, 2 to all", all)
 	}
 }

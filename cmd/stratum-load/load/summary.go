@@ -22,14 +22,14 @@ func (r *runner) summarise(attempted int, elapsed time.Duration) *Summary {
 	}
 	s.Connections = ConnStats{
 		Attempted: attempted, Established: len(hs), DialFailed: r.dialFailed,
-		HandshakeFailed: r.hsFailed, NotStarted: cfg.Conns - attempted, Dropped: r.dropped,
+		HandshakeFailed: r.hsFailed, NotStarted: cfg.Conns - attempted, Dropped: r.nDropped,
 	}
 	s.Connections.Failed = s.Connections.DialFailed + s.Connections.HandshakeFailed
 	s.Connections.InHandshake = max(0, attempted-s.Connections.Established-s.Connections.Failed)
 	s.Handshake = quantilesOf(hs)
 	s.Shares = r.shareStats()
 	s.Notifies, s.Malformed = r.tally.notifies.Load(), r.tally.malformed.Load()
-	s.Fanout = fanout(r.conns)
+	s.Fanout = fanout(r.conns, r.endAt)
 	return s
 }
 
@@ -69,11 +69,15 @@ func (r *runner) shareStats() ShareStats {
 // fanout computes notify broadcast latency. A (connection, job) pair
 // counts when the connection had joined (received its first job) no later
 // than the job's earliest arrival anywhere; latency is its arrival minus
-// that earliest arrival.
-func fanout(conns []*conn) FanoutStats {
+// that earliest arrival. Arrivals after end, when the tool began closing
+// its connections, do not count: the server is busy with the closes then.
+func fanout(conns []*conn, end time.Time) FanoutStats {
 	earliest := map[string]time.Time{}
 	for _, c := range conns {
 		for _, a := range c.arrivals {
+			if !end.IsZero() && a.at.After(end) {
+				continue
+			}
 			if e, ok := earliest[a.job]; !ok || a.at.Before(e) {
 				earliest[a.job] = a.at
 			}
@@ -83,8 +87,8 @@ func fanout(conns []*conn) FanoutStats {
 	var lat []time.Duration
 	for _, c := range conns {
 		for _, a := range c.arrivals {
-			e := earliest[a.job]
-			if c.joined.After(e) {
+			e, ok := earliest[a.job]
+			if !ok || c.joined.After(e) || (!end.IsZero() && a.at.After(end)) {
 				continue
 			}
 			receivers[a.job]++
