@@ -290,7 +290,7 @@ func countAnswering(t *testing.T, p serial.Port, last byte) int {
 	}
 	rr := bm13xx.NewResponseReader(p, false)
 	n := 0
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		r, err := rr.Next()
 		switch {
 		case errors.Is(err, bm13xx.ErrNoData):
