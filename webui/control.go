@@ -82,6 +82,12 @@ type BoardLimits struct {
 	VoltageMaxMV    float64 `json:"voltage_max_mv"`
 }
 
+// Allows reports whether t lies within the limits.
+func (l BoardLimits) Allows(t BoardTuning) bool {
+	return t.FrequencyMHz >= l.FrequencyMinMHz && t.FrequencyMHz <= l.FrequencyMaxMHz &&
+		t.VoltageMV >= l.VoltageMinMV && t.VoltageMV <= l.VoltageMaxMV
+}
+
 // BoardTuningStatus is one tunable board: what is set and what is allowed.
 type BoardTuningStatus struct {
 	Index int    `json:"index"`

@@ -159,8 +159,7 @@ func (c *core) SetBoardTuning(ctx context.Context, board int, bt webui.BoardTuni
 		return fmt.Errorf("board %d cannot be tuned: %w", board, webui.ErrInvalid)
 	}
 	_, l := tp.tuning()
-	if bt.FrequencyMHz < l.FrequencyMinMHz || bt.FrequencyMHz > l.FrequencyMaxMHz ||
-		bt.VoltageMV < l.VoltageMinMV || bt.VoltageMV > l.VoltageMaxMV {
+	if !l.Allows(bt) {
 		c.mu.Unlock()
 		return fmt.Errorf("operating point %g MHz, %g mV outside the chip's limits: %w", bt.FrequencyMHz, bt.VoltageMV, webui.ErrInvalid)
 	}

@@ -133,8 +133,7 @@ func applySaved(plan boardPlan, t savedTuning) boardPlan {
 		return plan
 	}
 	_, l := tp.tuning()
-	if bt.FrequencyMHz < l.FrequencyMinMHz || bt.FrequencyMHz > l.FrequencyMaxMHz ||
-		bt.VoltageMV < l.VoltageMinMV || bt.VoltageMV > l.VoltageMaxMV {
+	if !l.Allows(bt) {
 		return plan
 	}
 	return tp.tuned(bt)
